@@ -1,0 +1,164 @@
+"""Composition root: builds the settings, services, server and UI, and wires them.
+
+``main()`` is the ``codette-desktop`` entry point and what ``main.py`` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import logging.handlers
+import multiprocessing
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from codette_desktop import __version__
+from codette_desktop.config import Settings, load_settings, resources_dir
+from codette_desktop.errors import AddressInUseError, CodetteError, ConfigError
+
+log = logging.getLogger("codette")
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="codette-desktop",
+        description="Codette Desktop: the local WebSocket companion for browser DAWs.",
+    )
+    parser.add_argument("--headless", action="store_true",
+                        help="run the server without tray or windows")
+    parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (default 8000; 0 = any)")
+    parser.add_argument("--config", type=Path, help="settings file (default: in the data folder)")
+    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        type=str.upper)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser.parse_args(argv)
+
+
+def setup_logging(settings: Settings) -> Path:
+    settings.log_dir.mkdir(parents=True, exist_ok=True)
+    log_file = settings.log_dir / "server.log"
+    root = logging.getLogger()
+    root.setLevel(settings.log_level)
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(fmt)
+    root.addHandler(console)
+    rotating = logging.handlers.RotatingFileHandler(
+        log_file, maxBytes=2 * 1024 * 1024, backupCount=5, encoding="utf-8")
+    rotating.setFormatter(fmt)
+    root.addHandler(rotating)
+    # websockets logs every rejected handshake at INFO; keep those for DEBUG runs.
+    logging.getLogger("codette.websockets").setLevel(
+        logging.DEBUG if settings.log_level == "DEBUG" else logging.WARNING)
+    return log_file
+
+
+def display_available() -> bool:
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+class Application:
+    """Everything the app runs, built in one place."""
+
+    def __init__(self, settings: Settings, *, headless: bool) -> None:
+        from codette_desktop.analysis import worker  # noqa: F401  (fail early if broken)
+        from codette_desktop.capture import CaptureService
+        from codette_desktop.engine import CodetteEngine, KnowledgeBase, MemoryStore
+        from codette_desktop.server.ws_server import CodetteServer
+        from codette_desktop.services.analysis_pool import AnalysisPool
+        from codette_desktop.services.codette_service import CodetteService
+        from codette_desktop.services.observers import ObserverHub
+
+        self.settings = settings
+        self.headless = headless
+        self.stopped = asyncio.Event()
+        self.hub = ObserverHub()
+        resources = resources_dir()
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        knowledge = KnowledgeBase.load(resources / "knowledge")
+        self.memory = MemoryStore(settings.memory_path)
+        engine = CodetteEngine(knowledge, self.memory)
+        server = CodetteServer(settings, observer=self.hub, resources=resources)
+        analysis = AnalysisPool(cache_dir=settings.cache_dir, observer=self.hub)
+        self.service: CodetteService
+        capture = CaptureService(observer=lambda event: self.service.on_capture_event(event))
+        self.service = CodetteService(
+            settings, server=server, engine=engine, memory=self.memory, analysis=analysis,
+            capture=capture, observer=self.hub,
+        )
+        self.ui: Any = None
+
+    def request_stop(self) -> None:
+        self.stopped.set()
+
+    async def run(self) -> int:
+        try:
+            await self.service.start()
+        except AddressInUseError as exc:
+            print(f"codette-desktop: error: {exc}; stop the other program or pass --port",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(signum, self.request_stop)
+            except (NotImplementedError, RuntimeError):  # Windows
+                signal.signal(signum, lambda *_: loop.call_soon_threadsafe(self.request_stop))
+        await self.stopped.wait()
+        log.info("shutting down")
+        await self.service.stop()
+        self.memory.close()
+        return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    multiprocessing.freeze_support()
+    args = parse_args(argv)
+    overrides: dict[str, Any] = {}
+    for key in ("host", "port", "log_level"):
+        if getattr(args, key) is not None:
+            overrides[key] = getattr(args, key)
+    try:
+        settings = load_settings(config_path=args.config, overrides=overrides)
+    except ConfigError as exc:
+        print(f"codette-desktop: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    log_file = setup_logging(settings)
+    headless = args.headless or not display_available()
+    if headless and not args.headless:
+        log.warning("no display found (DISPLAY/WAYLAND_DISPLAY unset): running headless")
+    log.info("Codette Desktop %s starting (data: %s, log: %s)", __version__,
+             settings.data_dir, log_file)
+
+    import qasync
+    from PySide6.QtCore import QCoreApplication
+
+    qt_app = QCoreApplication.instance() or QCoreApplication(sys.argv[:1])
+    loop = qasync.QEventLoop(qt_app)
+    asyncio.set_event_loop(loop)
+    try:
+        with loop:
+            try:
+                app = Application(settings, headless=headless)
+            except CodetteError as exc:
+                print(f"codette-desktop: error: {exc}", file=sys.stderr)
+                return EXIT_USAGE
+            return loop.run_until_complete(app.run())
+    finally:
+        asyncio.set_event_loop(None)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

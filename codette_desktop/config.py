@@ -1,0 +1,268 @@
+"""Typed settings: one object, loaded from the user's settings file, then ``CODETTE_*``
+environment variables, then command-line flags (each later source wins), and passed
+explicitly to whoever needs it. Nothing here is global.
+
+Where things live (``CODETTE_DATA_DIR`` moves all of it):
+    <data_dir>/settings.json   the settings the dashboard saves
+    <data_dir>/memory.sqlite3  chat memory
+    <data_dir>/logs/server.log rotating log
+The numba cache goes to the per-user cache folder (``CODETTE_CACHE_DIR`` overrides).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import json
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from codette_desktop.errors import ConfigError
+
+APP_NAME = "codette-desktop"
+MIB = 1024 * 1024
+
+DEFAULT_ALLOWED_ORIGINS: tuple[str, ...] = tuple(
+    f"http://{host}:{port}"
+    for port in (5173, 5174, 5175, 3000)
+    for host in ("localhost", "127.0.0.1")
+)
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def default_data_dir() -> Path:
+    override = os.environ.get("CODETTE_DATA_DIR")
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def default_cache_dir() -> Path:
+    override = os.environ.get("CODETTE_CACHE_DIR")
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+
+
+def resources_dir() -> Path:
+    """The ``resources/`` folder: beside the bundle when frozen, at the repo root otherwise."""
+    override = os.environ.get("CODETTE_RESOURCES_DIR")
+    if override:
+        return Path(override)
+    frozen_root = getattr(sys, "_MEIPASS", None)
+    if frozen_root:
+        return Path(frozen_root) / "resources"
+    return Path(__file__).resolve().parent.parent / "resources"
+
+
+def is_loopback(host: str) -> bool:
+    name = host.strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the user can set. Construct through :func:`load_settings`."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Binding to anything but loopback exposes the server to the network: explicit opt-in.
+    allow_non_loopback: bool = False
+    allowed_origins: tuple[str, ...] = DEFAULT_ALLOWED_ORIGINS
+    # Extra names accepted in the Host header besides loopback (DNS-rebinding defence).
+    allowed_hosts: tuple[str, ...] = ()
+    auth_token: str | None = None
+    status_interval_s: float = 2.0
+    max_message_bytes: int = 1 * MIB
+    max_audio_message_bytes: int = 128 * MIB
+    rate_limit_per_s: float = 1000.0
+    max_concurrent_analyses: int = 2
+    allow_client_capture: bool = True
+    start_at_login: bool = False
+    start_minimised: bool = False
+    log_level: str = "INFO"
+    data_dir: Path = field(default_factory=default_data_dir)
+    cache_dir: Path = field(default_factory=default_cache_dir)
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    @property
+    def ws_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"ws://{host}:{self.port}/ws"
+
+    @property
+    def settings_path(self) -> Path:
+        return self.data_dir / "settings.json"
+
+    @property
+    def memory_path(self) -> Path:
+        return self.data_dir / "memory.sqlite3"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> dict[str, Any]:
+        """The user-editable part, as saved in settings.json (paths are not saved)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name in ("data_dir", "cache_dir"):
+                continue
+            value = getattr(self, f.name)
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+
+def validate(s: Settings) -> None:
+    if not isinstance(s.port, int) or isinstance(s.port, bool) or not 0 <= s.port <= 65535:
+        raise ConfigError(f"port must be an integer from 0 to 65535, not {s.port!r}")
+    if not s.host:
+        raise ConfigError("host must not be empty")
+    if not is_loopback(s.host) and not s.allow_non_loopback:
+        raise ConfigError(
+            f"host {s.host!r} is not a loopback address; set allow_non_loopback to expose "
+            "the server to the network"
+        )
+    for origin in s.allowed_origins:
+        if not isinstance(origin, str) or not origin.startswith(("http://", "https://")):
+            raise ConfigError(f"allowed origin {origin!r} must start with http:// or https://")
+        if origin.endswith("/"):
+            raise ConfigError(f"allowed origin {origin!r} must not end with '/'")
+    if not 0.1 <= s.status_interval_s <= 3600:
+        raise ConfigError(f"status_interval_s must be 0.1 to 3600, not {s.status_interval_s!r}")
+    if s.max_message_bytes < 1024:
+        raise ConfigError("max_message_bytes must be at least 1024")
+    if s.max_audio_message_bytes < 64 * MIB:
+        raise ConfigError("max_audio_message_bytes must be at least 64 MiB (the contract)")
+    if s.rate_limit_per_s <= 0:
+        raise ConfigError("rate_limit_per_s must be positive")
+    if s.max_concurrent_analyses < 1:
+        raise ConfigError("max_concurrent_analyses must be at least 1")
+    if s.log_level not in LOG_LEVELS:
+        raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)}, not {s.log_level!r}")
+
+
+def _coerce(name: str, raw: Any, target: Any) -> Any:
+    """Turn a JSON/env value into the field's type, or raise ConfigError naming the field."""
+    try:
+        if target is bool:
+            if isinstance(raw, bool):
+                return raw
+            if isinstance(raw, str) and raw.lower() in ("1", "true", "yes", "on", "0", "false",
+                                                         "no", "off"):
+                return raw.lower() in ("1", "true", "yes", "on")
+            raise ValueError
+        if target is int:
+            if isinstance(raw, bool):
+                raise ValueError
+            if isinstance(raw, float) and not raw.is_integer():
+                raise ValueError
+            return int(raw)
+        if target is float:
+            if isinstance(raw, bool):
+                raise ValueError
+            return float(raw)
+        if target is str:
+            if not isinstance(raw, str):
+                raise ValueError
+            return raw
+        if target == "str | None":
+            return None if raw in (None, "") else str(raw)
+        if target == "tuple":
+            if isinstance(raw, str):
+                raw = [part.strip() for part in raw.split(",") if part.strip()]
+            if not isinstance(raw, list | tuple) or not all(isinstance(x, str) for x in raw):
+                raise ValueError
+            return tuple(raw)
+        if target is Path:
+            return Path(str(raw)).expanduser()
+    except (TypeError, ValueError):
+        pass
+    raise ConfigError(f"setting {name!r} has an invalid value: {raw!r}")
+
+
+_FIELD_KINDS: dict[str, Any] = {
+    "host": str, "port": int, "allow_non_loopback": bool, "allowed_origins": "tuple",
+    "allowed_hosts": "tuple", "auth_token": "str | None", "status_interval_s": float,
+    "max_message_bytes": int, "max_audio_message_bytes": int, "rate_limit_per_s": float,
+    "max_concurrent_analyses": int, "allow_client_capture": bool, "start_at_login": bool,
+    "start_minimised": bool, "log_level": str, "data_dir": Path, "cache_dir": Path,
+}
+
+
+def settings_from_mapping(values: Mapping[str, Any], base: Settings | None = None) -> Settings:
+    """Apply known keys of ``values`` over ``base``; unknown keys are a ConfigError."""
+    changes: dict[str, Any] = {}
+    for key, raw in values.items():
+        if key not in _FIELD_KINDS:
+            raise ConfigError(f"unknown setting {key!r}")
+        changes[key] = _coerce(key, raw, _FIELD_KINDS[key])
+    if "log_level" in changes:
+        changes["log_level"] = changes["log_level"].upper()
+    if base is None:
+        return Settings(**changes)
+    return dataclasses.replace(base, **changes)
+
+
+def load_settings(
+    *,
+    config_path: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Defaults ← settings file ← ``CODETTE_*`` environment ← ``overrides`` (CLI flags).
+
+    A missing settings file is fine; an unreadable or invalid one is a ConfigError whose
+    message names the file, so the app can say what to fix.
+    """
+    env = os.environ if environ is None else environ
+    base = Settings()
+    path = config_path or base.settings_path
+    file_values: dict[str, Any] = {}
+    if path.exists():
+        try:
+            file_values = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read settings file {path}: {exc}") from exc
+        if not isinstance(file_values, dict):
+            raise ConfigError(f"settings file {path} must hold a JSON object")
+    env_values = {
+        key[len("CODETTE_"):].lower(): value
+        for key, value in env.items()
+        if key.startswith("CODETTE_") and key[len("CODETTE_"):].lower() in _FIELD_KINDS
+    }
+    try:
+        settings = settings_from_mapping(file_values, base)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    settings = settings_from_mapping(env_values, settings)
+    return settings_from_mapping(dict(overrides or {}), settings)
+
+
+def save_settings(settings: Settings, path: Path | None = None) -> Path:
+    """Write atomically (temp file + rename) so a crash never leaves a half-written file."""
+    target = path or settings.settings_path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(settings.to_json(), indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, target)
+    return target

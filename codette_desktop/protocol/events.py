@@ -1,0 +1,115 @@
+"""What the services report to observers (the Qt bridge, logs, tests).
+
+Plain frozen dataclasses, emitted on the event-loop thread through a single callable
+``Observer``. The Qt bridge turns them into signals; nothing here knows about Qt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ServerStarted:
+    url: str
+    host: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class ServerStopped:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServerFailed:
+    message: str
+    port: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConnected:
+    client_id: str
+    peer: str
+    origin: str | None
+    connected_at: float  # time.time()
+    active_connections: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClientDisconnected:
+    client_id: str
+    code: int | None
+    reason: str
+    active_connections: int
+
+
+@dataclass(frozen=True, slots=True)
+class MessageLogged:
+    client_id: str
+    direction: str  # "in" | "out"
+    type: str
+    size: int  # bytes on the wire
+    preview: str  # at most PREVIEW_CHARS characters
+    at: float  # time.time()
+
+
+@dataclass(frozen=True, slots=True)
+class ChatExchanged:
+    client_id: str
+    session_id: str
+    perspective: str
+    question: str
+    answer: str
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisCompleted:
+    client_id: str
+    track_name: str | None
+    analysis: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisWarmedUp:
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureStateChanged:
+    state: str  # "stopped" | "running" | "error"
+    device: str | None
+    started_by: str | None  # client id, or None when started from the dashboard
+    message: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LevelsMeasured:
+    peak_dbfs: tuple[float | None, ...]
+    rms_dbfs: tuple[float | None, ...]
+    momentary_lufs: float | None
+    short_term_lufs: float | None
+    overflows: int
+    at: float  # time.monotonic() when the newest block was metered
+
+
+Event = (
+    ServerStarted
+    | ServerStopped
+    | ServerFailed
+    | ClientConnected
+    | ClientDisconnected
+    | MessageLogged
+    | ChatExchanged
+    | AnalysisCompleted
+    | AnalysisWarmedUp
+    | CaptureStateChanged
+    | LevelsMeasured
+)
+Observer = Callable[[Event], None]
+
+PREVIEW_CHARS = 200

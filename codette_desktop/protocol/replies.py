@@ -1,0 +1,93 @@
+"""Builders for every server → client message. Pure: dict in, dict out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+RequestId = str | int | None
+
+ERROR_CODES = frozenset({
+    "invalid_json", "invalid_message", "unknown_type", "invalid_field", "payload_too_large",
+    "rate_limited", "analysis_failed", "capture_unavailable", "not_authorized", "internal_error",
+})
+
+
+def utc_timestamp() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def reply(type_: str, request_id: RequestId = None, **fields: Any) -> dict[str, Any]:
+    """A server message: ``type``, the caller's fields, ``timestamp`` and the echoed ``id``."""
+    message: dict[str, Any] = {"type": type_, **fields}
+    message.setdefault("timestamp", utc_timestamp())
+    if request_id is not None:
+        message["id"] = request_id
+    return message
+
+
+def error(
+    code: str, message: str, request_id: RequestId = None, *, field: str | None = None
+) -> dict[str, Any]:
+    """An ``error`` message; ``data`` repeats code and message for the existing frontend."""
+    assert code in ERROR_CODES, code
+    data: dict[str, Any] = {"code": code, "message": message}
+    extra: dict[str, Any] = {}
+    if field is not None:
+        data["field"] = field
+        extra["field"] = field
+    return reply("error", request_id, code=code, message=message, data=data, **extra)
+
+
+def welcome(
+    *, client_id: str, server_version: str, protocol_version: str, capabilities: list[str]
+) -> dict[str, Any]:
+    return reply(
+        "connection",
+        status="connected",
+        message="Connected to Codette AI Unified Server",
+        codette_available=True,
+        protocol_version=protocol_version,
+        server_version=server_version,
+        client_id=client_id,
+        capabilities=capabilities,
+    )
+
+
+def server_status(*, connections: int, uptime_s: float) -> dict[str, Any]:
+    now = utc_timestamp()
+    return reply(
+        "server_status",
+        data={
+            "health": {"status": "healthy", "timestamp": now},
+            "connections": connections,
+            "uptime_s": round(uptime_s, 3),
+        },
+        timestamp=now,
+    )
+
+
+def connection_event(*, event: str, client_id: str, active_connections: int) -> dict[str, Any]:
+    return reply(
+        "connection_event",
+        event=event,
+        client_id=client_id,
+        active_connections=active_connections,
+    )
+
+
+def audio_levels(levels: dict[str, Any]) -> dict[str, Any]:
+    return reply("audio_levels", **levels)
+
+
+def health(
+    *, version: str, protocol_version: str, uptime_s: float, connections: int
+) -> dict[str, Any]:
+    return {
+        "status": "healthy",
+        "version": version,
+        "protocol_version": protocol_version,
+        "uptime_s": round(uptime_s, 3),
+        "connections": connections,
+        "timestamp": utc_timestamp(),
+    }

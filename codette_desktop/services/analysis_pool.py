@@ -1,0 +1,115 @@
+"""Runs analyses in worker processes so the event loop never stalls.
+
+Two single-process executors (spawn context, safe next to Qt):
+  * ``fast`` never imports librosa: loudness, dynamics, spectrum, quality — answers at once.
+  * ``full`` is warmed up after the server is ready (librosa's numba code compiles once,
+    25–30 s with an empty cache, then loads from ``<cache_dir>/numba``). A ``full`` request
+    that arrives before the warm-up ends waits for it.
+A client that disconnects mid-analysis only abandons its result; the worker finishes and
+is reused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any
+
+from codette_desktop.analysis import worker
+from codette_desktop.errors import AnalysisError
+from codette_desktop.protocol import events
+
+log = logging.getLogger("codette.analysis")
+
+LIBROSA_TYPES = frozenset({"full"})
+
+
+def _init_worker(numba_cache_dir: str) -> None:
+    # Must be set before numba is first imported in the worker.
+    os.environ["NUMBA_CACHE_DIR"] = numba_cache_dir
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+class AnalysisPool:
+    def __init__(self, *, cache_dir: Path, observer: events.Observer) -> None:
+        self._numba_dir = cache_dir / "numba"
+        self._observer = observer
+        self._fast: ProcessPoolExecutor | None = None
+        self._full: ProcessPoolExecutor | None = None
+        self._warm = asyncio.Event()
+        self.warmup_seconds: float | None = None
+        self._warm_task: asyncio.Task[None] | None = None
+
+    @property
+    def warm(self) -> bool:
+        return self._warm.is_set()
+
+    def _executor(self) -> ProcessPoolExecutor:
+        self._numba_dir.mkdir(parents=True, exist_ok=True)
+        return ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(str(self._numba_dir),),
+        )
+
+    def start(self) -> None:
+        """Create the workers and start warming the full one in the background."""
+        if self._fast is None:
+            self._fast = self._executor()
+            self._full = self._executor()
+            self._warm_task = asyncio.get_running_loop().create_task(self._warm_up())
+
+    async def _warm_up(self) -> None:
+        assert self._full is not None
+        started = time.monotonic()
+        try:
+            worker_seconds = await asyncio.get_running_loop().run_in_executor(
+                self._full, worker.warm_up)
+        except Exception:
+            log.exception("analysis warm-up failed; full analyses will compile on demand")
+            worker_seconds = time.monotonic() - started
+        self.warmup_seconds = time.monotonic() - started
+        log.info("analysis warm-up finished in %.1f s (worker %.1f s)",
+                 self.warmup_seconds, worker_seconds)
+        self._warm.set()
+        self._observer(events.AnalysisWarmedUp(seconds=self.warmup_seconds))
+
+    async def run(self, job: dict[str, Any]) -> dict[str, Any]:
+        """Run one job (see :func:`codette_desktop.analysis.worker.run_job`)."""
+        if self._fast is None or self._full is None:
+            raise AnalysisError("the analysis workers are not running")
+        needs_librosa = job.get("analysis_type") in LIBROSA_TYPES and job.get("kind") == "audio"
+        if needs_librosa:
+            await self._warm.wait()
+        executor = self._full if needs_librosa else self._fast
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                executor, worker.run_job, job)
+        except BrokenProcessPool:
+            # A worker died (e.g. out of memory): replace it so the next request works.
+            log.error("an analysis worker died; restarting it")
+            replacement = self._executor()
+            if needs_librosa:
+                self._full = replacement
+            else:
+                self._fast = replacement
+            raise AnalysisError("the analysis worker crashed; please try again") from None
+
+    async def close(self) -> None:
+        if self._warm_task is not None:
+            self._warm_task.cancel()
+        for executor in (self._fast, self._full):
+            if executor is not None:
+                # A long analysis must not hold up shutdown: end the workers outright.
+                processes = list(getattr(executor, "_processes", {}).values())
+                executor.shutdown(wait=False, cancel_futures=True)
+                for process in processes:
+                    process.terminate()
+        self._fast = self._full = None

@@ -1,0 +1,264 @@
+"""The Codette service: answers every request of the protocol.
+
+It is the server's :class:`RequestHandler`: it owns nothing it did not get from the
+composition root (``app.py``) and keeps heavy work off the event loop — chat and the
+memory database in a thread, analysis in worker processes, device I/O in a thread.
+
+Reports go to the ``observer`` (protocol events); the Qt bridge listens there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from codette_desktop import PROTOCOL_VERSION, __version__
+from codette_desktop.capture import CaptureService, list_input_devices, portaudio_status
+from codette_desktop.config import Settings
+from codette_desktop.engine import ChatQuery, CodetteEngine, MemoryStore, validate_perspective
+from codette_desktop.errors import AudioDeviceError, ProtocolError
+from codette_desktop.protocol import events, messages, replies
+from codette_desktop.server.ws_server import ClientInfo, CodetteServer
+from codette_desktop.services.analysis_pool import AnalysisPool
+
+log = logging.getLogger("codette.service")
+
+CAPABILITIES = [
+    "chat", "chat_stream", "analyze", "analyze_audio", "analyze_capture", "perspectives",
+    "history", "subscribe", "devices", "capture",
+]
+
+
+class CodetteService:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        server: CodetteServer,
+        engine: CodetteEngine,
+        memory: MemoryStore,
+        analysis: AnalysisPool,
+        capture: CaptureService | None,
+        observer: events.Observer,
+    ) -> None:
+        self.settings = settings
+        self.server = server
+        self.engine = engine
+        self.memory = memory
+        self.analysis = analysis
+        self.capture = capture
+        self._observer = observer
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start listening, then warm the analysis worker in the background."""
+        await self.server.start(self)
+        self.analysis.start()
+
+    async def stop(self) -> None:
+        if self.capture is not None:
+            await self.capture.close()
+        await self.server.stop()
+        await self.analysis.close()
+
+    async def restart_server(self, settings: Settings) -> None:
+        """Apply new server settings: close clients with 1001, listen again."""
+        await self.server.stop(reason="server restarting")
+        self.settings = settings
+        self.server.settings = settings
+        self.server.port = settings.port
+        await self.server.start(self)
+
+    def on_capture_event(self, event: events.Event) -> None:
+        """Observer for the capture service: meters to subscribers, state to the UI."""
+        if isinstance(event, events.LevelsMeasured):
+            self.server.publish_levels(levels_payload(event))
+        elif isinstance(event, events.CaptureStateChanged) and self.capture is not None:
+            targets = {c.client_id for c in self.server.subscribers("audio_levels")}
+            if event.started_by:
+                targets.add(event.started_by)
+            if targets:
+                self.server.push(replies.reply("capture_status", **self._capture_state()),
+                                 targets)
+        self._observer(event)
+
+    # -- RequestHandler ----------------------------------------------------------------
+
+    def capabilities(self) -> list[str]:
+        return list(CAPABILITIES)
+
+    def client_closed(self, client: ClientInfo) -> None:
+        pass
+
+    async def handle(
+        self, request: messages.Request, client: ClientInfo
+    ) -> AsyncIterator[dict[str, Any]]:
+        rid = request.id
+        match request:
+            case messages.Ping():
+                yield replies.reply("pong", rid)
+            case messages.Status():
+                yield replies.reply("status_response", rid, **await self._status())
+            case messages.Chat():
+                async for message in self._chat(request, client):
+                    yield message
+            case messages.Analyze():
+                yield await self._analyze(request, client)
+            case messages.Perspectives():
+                yield replies.reply("perspectives_response", rid,
+                                    perspectives=self.engine.perspectives())
+            case messages.History():
+                session = request.session_id or client.session_id
+                history = await asyncio.to_thread(self.memory.history, session, request.limit)
+                yield replies.reply("history_response", rid, session_id=session,
+                                    messages=history)
+            case messages.Devices():
+                devices = await asyncio.to_thread(list_input_devices)
+                yield replies.reply("devices_response", rid, devices=devices)
+            case messages.CaptureStart():
+                yield await self._capture_start(request, client)
+            case messages.CaptureStop():
+                if self.capture is None:
+                    raise AudioDeviceError("capture is not available")
+                await self.capture.stop(f"stopped by client {client.client_id}")
+                yield replies.reply("capture_status", rid, **self._capture_state())
+            case messages.Subscribe():
+                if request.unsubscribe:
+                    self.server.unsubscribe(client, request.events)
+                else:
+                    self.server.subscribe(client, request.events, request.rate_hz)
+                yield replies.reply(
+                    "subscribed", rid, events=sorted(client.subscriptions),
+                    rate_hz=client.subscriptions.get("audio_levels"),
+                )
+            case _:
+                raise ProtocolError("unknown_type", f"Unknown message type: {request}")
+
+    # -- chat ----------------------------------------------------------------------------
+
+    async def _chat(
+        self, request: messages.Chat, client: ClientInfo
+    ) -> AsyncIterator[dict[str, Any]]:
+        perspective = validate_perspective(request.perspective or "mix_engineering")
+        query = ChatQuery(
+            message=request.message,
+            session_id=request.session_id or client.session_id,
+            perspective=perspective,
+            daw_context=request.daw_context,
+        )
+        answer = await asyncio.to_thread(self.engine.answer, query)
+        if request.stream:
+            for index, chunk in enumerate(answer.chunks):
+                yield replies.reply("chat_chunk", request.id, delta=chunk, index=index,
+                                    session_id=answer.session_id)
+        yield replies.reply(
+            "chat_response", request.id,
+            response=answer.response,
+            perspective=answer.perspective,
+            confidence=answer.confidence,
+            session_id=answer.session_id,
+            sources=answer.sources,
+            suggestions=answer.suggestions,
+        )
+        self._observer(events.ChatExchanged(
+            client_id=client.client_id, session_id=answer.session_id,
+            perspective=answer.perspective, question=request.message,
+            answer=answer.response, confidence=answer.confidence,
+        ))
+
+    # -- analysis ------------------------------------------------------------------------
+
+    async def _analyze(self, request: messages.Analyze, client: ClientInfo) -> dict[str, Any]:
+        track_id = request.track.get("track_id")
+        job: dict[str, Any] = {"track": request.track, "analysis_type": request.analysis_type}
+        if request.audio is not None:
+            job.update(kind="audio", audio=request.audio, samples=None, sample_rate=None)
+        elif request.capture_seconds is not None:
+            if self.capture is None:
+                raise AudioDeviceError("capture is not available on this machine")
+            samples, rate = self.capture.latest(request.capture_seconds)
+            job.update(kind="audio", audio=None, samples=samples, sample_rate=rate)
+        else:
+            job.update(kind="metadata", audio_data=request.audio_data or {})
+        result = await self.analysis.run(job)
+        if not result.get("ok"):
+            return replies.reply(
+                "analysis_response", request.id, status="error", trackId=track_id,
+                code=result.get("code", "analysis_failed"),
+                message=result.get("message", "analysis failed"),
+                field=result.get("field"),
+            )
+        analysis = result["analysis"]
+        session = request.session_id or client.session_id
+        track_name = request.track.get("track_name")
+        await asyncio.to_thread(self.engine.record_analysis, session, track_name, analysis)
+        self._observer(events.AnalysisCompleted(
+            client_id=client.client_id, track_name=track_name, analysis=analysis))
+        return replies.reply(
+            "analysis_response", request.id, status="success", trackId=track_id,
+            analysis=analysis,
+        )
+
+    # -- capture -------------------------------------------------------------------------
+
+    async def _capture_start(
+        self, request: messages.CaptureStart, client: ClientInfo
+    ) -> dict[str, Any]:
+        if not self.settings.allow_client_capture:
+            raise ProtocolError(
+                "not_authorized",
+                "The user has not allowed clients to start audio capture (Settings)",
+            )
+        if self.capture is None:
+            raise AudioDeviceError("capture is not available on this machine")
+        await self.capture.start(
+            device=request.device, sample_rate=request.sample_rate,
+            channels=request.channels, started_by=client.client_id,
+        )
+        return replies.reply("capture_status", request.id, **self._capture_state())
+
+    def _capture_state(self) -> dict[str, Any]:
+        if self.capture is None:
+            available, reason = portaudio_status()
+            return {"state": "unavailable", "message": reason or "capture disabled"}
+        return self.capture.state.to_dict()
+
+    # -- status --------------------------------------------------------------------------
+
+    async def _status(self) -> dict[str, Any]:
+        memory_size = await asyncio.to_thread(self.memory.count)
+        return {
+            "status": "ok",
+            "codette_available": True,
+            "engine_type": "codette-offline-bm25",
+            "memory_size": memory_size,
+            "active_connections": self.server.active_connections,
+            "uptime_s": round(self.server.uptime_s, 3),
+            "version": __version__,
+            "protocol_version": PROTOCOL_VERSION,
+            "analysis_ready": self.analysis.warm,
+            "capture": self._capture_state(),
+        }
+
+    def snapshot(self) -> dict[str, Any]:
+        """What the dashboard shows in its server panel."""
+        return {
+            "url": self.server.url,
+            "running": self.server.running,
+            "uptime_s": self.server.uptime_s,
+            "active_connections": self.server.active_connections,
+            **self.server.totals,
+        }
+
+
+def levels_payload(event: events.LevelsMeasured) -> dict[str, Any]:
+    return {
+        "peak_dbfs": list(event.peak_dbfs),
+        "rms_dbfs": list(event.rms_dbfs),
+        "momentary_lufs": event.momentary_lufs,
+        "short_term_lufs": event.short_term_lufs,
+        "overflows": event.overflows,
+    }
