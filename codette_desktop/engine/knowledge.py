@@ -1,0 +1,301 @@
+"""The mixing knowledge base: validated entries from ``resources/knowledge/*.json``.
+
+Each file is a JSON list of entries shaped like :class:`KnowledgeEntry`. Loading is strict
+(a malformed entry raises :class:`~codette_desktop.errors.ConfigError` naming the file and
+the entry) because a silently skipped entry would only show up as a worse answer.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from codette_desktop.engine.retrieval import (
+    EVERYDAY_TERMS,
+    GENERIC_TERMS,
+    BM25Index,
+    known_terms,
+    tokenize,
+    track_type_terms,
+)
+from codette_desktop.errors import ConfigError
+
+_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+# Field weights for the BM25 document: a word in the title or keywords says far more
+# about what an entry is for than the same word in a pitfall.
+_FIELD_WEIGHTS: tuple[tuple[str, int], ...] = (
+    ("title", 3),
+    ("keywords", 3),
+    ("category", 2),
+    ("track_types", 1),
+    ("summary", 2),
+    ("guidance", 1),
+    ("steps", 1),
+    ("perception", 1),
+    ("math", 1),
+    ("pitfalls", 1),
+)
+
+# Boost for entries written for the asked-about track type, and a mild discount for
+# entries written for a different one ("any" entries are left alone).
+_TYPE_BOOST = 1.35
+_TYPE_MISMATCH = 0.85
+# Weight of query words that no entry is about, next to words some entry is about.
+_DESCRIPTIVE_WEIGHT = 0.3
+
+
+@dataclass(frozen=True)
+class KnowledgeEntry:
+    """One knowledge-base entry. See the module docstring for the file format."""
+
+    id: str
+    title: str
+    category: str
+    keywords: tuple[str, ...]
+    track_types: tuple[str, ...]
+    summary: str
+    guidance: tuple[str, ...]
+    steps: tuple[str, ...]
+    perception: str
+    math: str
+    pitfalls: tuple[str, ...]
+    sources: tuple[str, ...]
+
+    @property
+    def is_general(self) -> bool:
+        """True for entries that apply to any track."""
+        return "any" in self.track_types
+
+
+_STRING_FIELDS = ("id", "title", "category", "summary", "perception", "math")
+_LIST_FIELDS = ("keywords", "track_types", "guidance", "steps", "pitfalls", "sources")
+# Lists an answer cannot do without; the others may legitimately be empty.
+_NON_EMPTY_LISTS = frozenset({"keywords", "track_types", "guidance"})
+_ALL_FIELDS = frozenset(f.name for f in fields(KnowledgeEntry))
+
+
+def entry_from_json(raw: object, *, where: str) -> KnowledgeEntry:
+    """Validate one decoded JSON entry; ``where`` names it in the error message."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: an entry must be a JSON object, got {type(raw).__name__}")
+    entry_id = raw.get("id")
+    if isinstance(entry_id, str):
+        where = f"{where} (id {entry_id!r})"
+    missing = sorted(_ALL_FIELDS - raw.keys())
+    if missing:
+        raise ConfigError(f"{where}: missing field(s) {', '.join(missing)}")
+    unknown = sorted(set(raw.keys()) - _ALL_FIELDS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown field(s) {', '.join(unknown)}")
+    values: dict[str, object] = {}
+    for name in _STRING_FIELDS:
+        value = raw[name]
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{where}: field {name!r} must be a non-empty string")
+        values[name] = value.strip()
+    if not _ID.match(str(values["id"])):
+        raise ConfigError(f"{where}: id must be lower-case words joined by '-'")
+    for name in _LIST_FIELDS:
+        value = raw[name]
+        if not isinstance(value, list) or not all(
+            isinstance(item, str) and item.strip() for item in value
+        ):
+            raise ConfigError(f"{where}: field {name!r} must be a list of non-empty strings")
+        if name in _NON_EMPTY_LISTS and not value:
+            raise ConfigError(f"{where}: field {name!r} must not be empty")
+        values[name] = tuple(item.strip() for item in value)
+    return KnowledgeEntry(**values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Ranked hits plus how well the query matched at all.
+
+    ``strength`` compares the best raw score with what an ideal entry would score for the
+    same words; ``focus`` is the share of key terms found in the best entry's title,
+    keywords or category (what the entry is *about*, not words it merely mentions);
+    ``magnitude`` grows with the best raw score on the corpus' own idf scale, so a match on
+    one common word stays weak; ``coverage`` is the share of query terms the knowledge base
+    knows at all. All 0..1. ``terms`` are all canonical query terms, ``key_terms`` those
+    used for ranking (generic words like "mix" are dropped when anything more specific is
+    there); ``domain_terms`` are those belonging to mixing and production.
+    """
+
+    hits: list[tuple[KnowledgeEntry, float]]
+    terms: tuple[str, ...]
+    key_terms: tuple[str, ...]
+    strength: float
+    focus: float
+    magnitude: float
+    coverage: float
+    domain_terms: frozenset[str]
+
+    @property
+    def broad(self) -> bool:
+        """True when the only studio words are generic ones ("how do I mix this?")."""
+        return bool(self.domain_terms) and self.domain_terms <= GENERIC_TERMS
+
+    @property
+    def confidence(self) -> float:
+        """The match turned into a 0..1 confidence (0.05..0.95 for any match at all)."""
+        if not self.terms or self.strength <= 0.0:
+            return 0.0
+        value = 0.4 * self.strength + 0.4 * self.focus + 0.2 * self.magnitude
+        if self.broad:
+            value *= 0.6
+        if not self.domain_terms:
+            # Only everyday words matched, and only incidentally ("time" in "decay time"):
+            # keep such a match below the off-topic line.
+            value *= 0.3
+        return round(0.05 + 0.9 * max(0.0, min(1.0, value)), 3)
+
+
+class KnowledgeBase:
+    """An immutable, searchable collection of :class:`KnowledgeEntry`."""
+
+    def __init__(self, entries: Sequence[KnowledgeEntry]) -> None:
+        ids: set[str] = set()
+        for entry in entries:
+            if entry.id in ids:
+                raise ConfigError(f"duplicate knowledge entry id {entry.id!r}")
+            ids.add(entry.id)
+        self._entries = tuple(entries)
+        self._by_id = {entry.id: entry for entry in self._entries}
+        self._index = BM25Index([_document_terms(entry) for entry in self._entries])
+        self._entry_types = [track_type_terms(e.track_types) for e in self._entries]
+        self._focus_terms = {e.id: _focus_terms(e) for e in self._entries}
+        keyword_terms = {t for e in self._entries for k in e.keywords for t in tokenize(k)}
+        category_terms = {t for e in self._entries for t in tokenize(e.category)}
+        self._topics = frozenset().union(*self._focus_terms.values())
+        self._domain = known_terms() | keyword_terms | category_terms
+
+    @classmethod
+    def load(cls, directory: Path) -> KnowledgeBase:
+        """Load every ``*.json`` file in ``directory`` (sorted by name).
+
+        Raises ConfigError when the directory is missing or empty, a file is not valid JSON
+        or not a list, an entry breaks the schema, or two entries share an id.
+        """
+        if not directory.is_dir():
+            raise ConfigError(f"knowledge directory {directory} does not exist")
+        entries: list[KnowledgeEntry] = []
+        seen: dict[str, str] = {}
+        for path in sorted(directory.glob("*.json")):
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise ConfigError(f"knowledge file {path.name}: cannot read JSON: {exc}") from exc
+            if not isinstance(data, list):
+                raise ConfigError(f"knowledge file {path.name}: top level must be a JSON list")
+            for position, raw in enumerate(data):
+                entry = entry_from_json(raw, where=f"knowledge file {path.name}, entry {position}")
+                if entry.id in seen:
+                    raise ConfigError(
+                        f"knowledge file {path.name}, entry {position}: duplicate id "
+                        f"{entry.id!r} (first defined in {seen[entry.id]})"
+                    )
+                seen[entry.id] = path.name
+                entries.append(entry)
+        if not entries:
+            raise ConfigError(f"knowledge directory {directory} holds no entries")
+        return cls(entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self) -> Iterator[KnowledgeEntry]:
+        return iter(self._entries)
+
+    def get(self, entry_id: str) -> KnowledgeEntry | None:
+        return self._by_id.get(entry_id)
+
+    def search(
+        self, query: str, *, track_types: Iterable[str] = (), limit: int = 5
+    ) -> list[tuple[KnowledgeEntry, float]]:
+        """Entries matching ``query``, best first, with their (boosted) BM25 scores.
+
+        Entries written for one of ``track_types`` are boosted; entries for other track
+        types are discounted a little. Entries with no query term never appear.
+        """
+        return self.search_detailed(query, track_types=track_types, limit=limit).hits
+
+    def search_detailed(
+        self, query: str, *, track_types: Iterable[str] = (), limit: int = 5
+    ) -> SearchResult:
+        """Like :meth:`search`, plus the match strength the engine's confidence uses."""
+        terms = tuple(dict.fromkeys(tokenize(query)))
+        specific = tuple(t for t in terms if t not in GENERIC_TERMS)
+        key_terms = specific or terms
+        # Words no entry is *about* ("clean", "tame") are usually how the user describes
+        # the wish, not the topic: they still count, but much less than topic words.
+        topical = [t for t in key_terms if t in self._topics]
+        weights = {
+            t: 1.0 if t in topical or not topical else _DESCRIPTIVE_WEIGHT for t in key_terms
+        }
+        wanted = track_type_terms(track_types)
+        ranked: list[tuple[float, float, int, float]] = []  # relevance, raw, index, focus
+        for item in self._index.score(key_terms, weights=weights):
+            focus = self.focus(self._entries[item.index], key_terms)
+            # An entry about the asked terms beats one that merely mentions them often.
+            ranked.append((item.score * (1.0 + focus), item.score, item.index, focus))
+        hits: list[tuple[KnowledgeEntry, float]] = []
+        for relevance, _, index, _ in ranked:
+            factor = 1.0
+            if wanted and not self._entries[index].is_general:
+                factor = _TYPE_BOOST if wanted & self._entry_types[index] else _TYPE_MISMATCH
+            hits.append((self._entries[index], round(relevance * factor, 4)))
+        hits.sort(key=lambda hit: (-hit[1], hit[0].id))
+        strength = coverage = focus = magnitude = 0.0
+        if ranked:
+            # The match quality is judged on the best entry for the words alone, before
+            # any track-type boost.
+            _, raw, index, focus = max(ranked, key=lambda r: (r[0], -r[2]))
+            ideal = self._index.ideal_score(key_terms, weights=weights)
+            strength = min(1.0, raw / ideal) if ideal > 0 else 0.0
+            covered = sum(1 for t in key_terms if self._index.document_frequency(t) > 0)
+            coverage = covered / len(key_terms)
+            scale = self._index.max_idf()
+            magnitude = 1.0 - math.exp(-raw / scale) if scale > 0 else 0.0
+        return SearchResult(
+            hits=hits[: max(0, limit)],
+            terms=terms,
+            key_terms=key_terms,
+            strength=round(strength, 4),
+            focus=round(focus, 4),
+            magnitude=round(magnitude, 4),
+            coverage=round(coverage, 4),
+            domain_terms=frozenset(
+                t for t in terms if t in self._domain and t not in EVERYDAY_TERMS
+            ),
+        )
+
+    def focus(self, entry: KnowledgeEntry, terms: Iterable[str]) -> float:
+        """Share of ``terms`` (canonical) in the entry's title, keywords or category."""
+        unique = tuple(dict.fromkeys(terms))
+        if not unique:
+            return 0.0
+        about = self._focus_terms.get(entry.id) or _focus_terms(entry)
+        return sum(1 for t in unique if t in about) / len(unique)
+
+    def is_domain_term(self, term: str) -> bool:
+        """True when ``term`` (canonical) belongs to mixing and production."""
+        return term in self._domain and term not in EVERYDAY_TERMS
+
+
+def _focus_terms(entry: KnowledgeEntry) -> frozenset[str]:
+    text = " ".join((entry.title, entry.category, *entry.keywords, *entry.track_types))
+    return frozenset(tokenize(text))
+
+
+def _document_terms(entry: KnowledgeEntry) -> list[str]:
+    terms: list[str] = []
+    for name, weight in _FIELD_WEIGHTS:
+        value = getattr(entry, name)
+        text = value if isinstance(value, str) else " ".join(value)
+        terms.extend(tokenize(text) * weight)
+    return terms

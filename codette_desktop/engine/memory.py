@@ -1,0 +1,204 @@
+"""Chat memory: one SQLite file holding messages and earlier analyses per session.
+
+WAL journal, one transaction per write: a committed write survives a crash or a
+``kill -9`` of the process (SQLite "Write-Ahead Logging", §2; with
+``synchronous=NORMAL`` only a power loss can drop the last commits, which is fine for
+chat history and keeps each write well under a millisecond).
+
+One connection is shared by every thread (``check_same_thread=False``) and serialised by
+a lock, so the server can call the store from its worker threads.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from codette_desktop.errors import MemoryStoreError
+
+_SCHEMA_VERSION = 1
+_ROLES = ("user", "assistant")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+    text TEXT NOT NULL,
+    perspective TEXT,
+    timestamp TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_by_session ON messages (session_id, id);
+CREATE TABLE IF NOT EXISTS analyses (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL,
+    track_name TEXT,
+    analysis TEXT NOT NULL,
+    timestamp TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS analyses_by_session ON analyses (session_id, id);
+"""
+
+
+def utc_timestamp() -> str:
+    """Now as ISO-8601 UTC with microseconds, e.g. ``2026-11-26T07:00:00.123456+00:00``."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _json_default(value: object) -> Any:
+    # Analysis results may carry numpy scalars or arrays; store their plain values.
+    for method in ("tolist", "item"):
+        convert = getattr(value, method, None)
+        if callable(convert):
+            return convert()
+    return str(value)
+
+
+class MemoryStore:
+    """Persistent chat and analysis memory. Raises MemoryStoreError when SQLite fails."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(str(path), check_same_thread=False, timeout=5.0)
+            self._prepare(self._conn)
+        except (OSError, sqlite3.Error, MemoryStoreError) as exc:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            if isinstance(exc, MemoryStoreError):
+                raise
+            raise MemoryStoreError(f"cannot open memory database {path}: {exc}") from exc
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > _SCHEMA_VERSION:
+            raise MemoryStoreError(
+                f"memory database {self._path} was written by a newer version "
+                f"(schema {version}); move it aside or upgrade"
+            )
+        with conn:
+            conn.executescript(_SCHEMA)
+            conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def journal_mode(self) -> str:
+        """The SQLite journal mode in effect ("wal" unless the filesystem refused it)."""
+        return str(self._query("PRAGMA journal_mode")[0][0])
+
+    def add(self, session_id: str, role: str, text: str, perspective: str | None) -> None:
+        """Store one chat message; committed before this returns."""
+        if role not in _ROLES:
+            raise ValueError(f"role must be 'user' or 'assistant', not {role!r}")
+        self._write(
+            "INSERT INTO messages (session_id, role, text, perspective, timestamp) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (session_id, role, text, perspective, utc_timestamp()),
+        )
+
+    def history(self, session_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The last ``limit`` messages of a session, oldest first."""
+        if limit <= 0:
+            return []
+        rows = self._query(
+            "SELECT role, text, perspective, timestamp FROM messages WHERE session_id = ? "
+            "ORDER BY id DESC LIMIT ?",
+            (session_id, limit),
+        )
+        return [
+            {"role": role, "text": text, "perspective": perspective, "timestamp": timestamp}
+            for role, text, perspective, timestamp in reversed(rows)
+        ]
+
+    def count(self) -> int:
+        """Number of stored messages across all sessions."""
+        return int(self._query("SELECT COUNT(*) FROM messages")[0][0])
+
+    def recent_texts(self, session_id: str, role: str = "assistant", n: int = 5) -> list[str]:
+        """Texts of the last ``n`` messages by ``role`` in a session, newest first."""
+        if n <= 0:
+            return []
+        rows = self._query(
+            "SELECT text FROM messages WHERE session_id = ? AND role = ? ORDER BY id DESC LIMIT ?",
+            (session_id, role, n),
+        )
+        return [row[0] for row in rows]
+
+    def add_analysis(self, session_id: str, track_name: str | None, analysis: dict) -> None:
+        """Store the ``analysis`` object of an analysis_response for later questions."""
+        try:
+            encoded = json.dumps(analysis, default=_json_default, allow_nan=True)
+        except (TypeError, ValueError) as exc:
+            raise MemoryStoreError(f"analysis cannot be stored as JSON: {exc}") from exc
+        self._write(
+            "INSERT INTO analyses (session_id, track_name, analysis, timestamp) "
+            "VALUES (?, ?, ?, ?)",
+            (session_id, track_name, encoded, utc_timestamp()),
+        )
+
+    def recent_analyses(self, session_id: str, n: int = 3) -> list[dict[str, Any]]:
+        """The last ``n`` analyses of a session, newest first."""
+        if n <= 0:
+            return []
+        rows = self._query(
+            "SELECT track_name, analysis, timestamp FROM analyses WHERE session_id = ? "
+            "ORDER BY id DESC LIMIT ?",
+            (session_id, n),
+        )
+        result: list[dict[str, Any]] = []
+        for track_name, encoded, timestamp in rows:
+            try:
+                analysis = json.loads(encoded)
+            except json.JSONDecodeError as exc:
+                raise MemoryStoreError(f"stored analysis is not valid JSON: {exc}") from exc
+            result.append({"track_name": track_name, "analysis": analysis, "timestamp": timestamp})
+        return result
+
+    def close(self) -> None:
+        """Close the database. Idempotent; later calls raise MemoryStoreError."""
+        with self._lock:
+            if self._conn is not None:
+                try:
+                    self._conn.close()
+                finally:
+                    self._conn = None
+
+    def __enter__(self) -> MemoryStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise MemoryStoreError(f"memory database {self._path} is closed")
+        return self._conn
+
+    def _write(self, sql: str, params: tuple[object, ...]) -> None:
+        with self._lock:
+            conn = self._connection()
+            try:
+                with conn:  # commits on success, rolls back on error
+                    conn.execute(sql, params)
+            except sqlite3.Error as exc:
+                raise MemoryStoreError(f"cannot write memory database {self._path}: {exc}") from exc
+
+    def _query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            conn = self._connection()
+            try:
+                return conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise MemoryStoreError(f"cannot read memory database {self._path}: {exc}") from exc

@@ -1,0 +1,199 @@
+"""Reading the DAW context: track families, level findings, masking and tempo maths."""
+
+from __future__ import annotations
+
+import pytest
+
+from codette_desktop.engine.context import (
+    TempoGrid,
+    format_db,
+    infer_family,
+    level_findings,
+    level_summary,
+    masking_note,
+    read_context,
+    read_track,
+    state_notes,
+    tempo_math,
+    tempo_note,
+)
+
+
+def _track(**fields: object):
+    track = read_track(fields)
+    assert track is not None
+    return track
+
+
+def test_none_and_junk_give_an_empty_context() -> None:
+    assert read_context(None).is_empty
+    junk = read_context(
+        {"tracks": "nope", "selected_track": 5, "bpm": "fast", "genre": 7, "project_name": ""}
+    )
+    assert junk.is_empty
+    assert junk.genre is None and junk.project_name is None
+
+
+def test_read_track_is_tolerant() -> None:
+    track = _track(
+        name="  Lead Vox ",
+        type="Vocal",
+        peak_level=True,  # a bool is not a level
+        rms_level=float("nan"),
+        volume=-3,
+        plugins=["EQ", 3, "", "Comp"],
+        muted=None,
+        soloed=True,
+    )
+    assert track.name == "Lead Vox"
+    assert track.declared_type == "vocal"
+    assert track.family == "vocal"
+    assert track.peak_dbfs is None
+    assert track.rms_dbfs is None
+    assert track.volume_db == -3.0
+    assert track.plugins == ("EQ", "Comp")
+    assert track.muted is False and track.soloed is True
+    assert read_track("not a dict") is None
+
+
+def test_label_addresses_name_and_type() -> None:
+    assert _track(name="Lead Vox", type="vocal").label == "'Lead Vox' (vocal) track"
+    assert _track(name="Kick In", type="audio").label == "'Kick In' (audio) track"
+    assert _track(name="Thing").label == "'Thing' track"
+    assert _track(type="bass").label == "selected (bass) track"
+
+
+@pytest.mark.parametrize(
+    ("declared", "name", "family"),
+    [
+        ("vocal", "Anything", "vocal"),
+        ("kick", None, "kick"),
+        ("audio", "Kick In", "kick"),
+        ("audio", "Bass Drum", "kick"),
+        (None, "808 Sub", "bass"),
+        ("instrument", "Lead Vox Dbl", "vocal"),
+        (None, "Gtr L", "guitar"),
+        (None, "Rhodes", "keys"),
+        (None, "Lead Synth", "synth"),
+        ("audio", "Overheads", "drums"),
+        ("theremin", "Weird", "theremin"),
+        ("audio", "Untitled 3", None),
+    ],
+)
+def test_infer_family(declared: str | None, name: str | None, family: str | None) -> None:
+    assert infer_family(declared, name) == family
+
+
+def test_selected_track_by_id_is_completed_from_the_track_list() -> None:
+    context = read_context(
+        {
+            "tracks": [{"id": "t2", "name": "Bass DI", "type": "bass", "peak_level": -3.0}],
+            "selected_track": {"id": "t2"},
+        }
+    )
+    assert context.selected is not None
+    assert context.selected.name == "Bass DI"
+    assert context.selected.peak_dbfs == -3.0
+    assert context.track_types == ("bass",)
+
+
+def test_selected_kick_type_boosts_kick_and_family() -> None:
+    context = read_context({"selected_track": {"name": "K", "type": "kick"}})
+    assert context.track_types == ("kick",)
+
+
+def test_peak_above_minus_one_gets_the_gain_to_minus_six() -> None:
+    (finding,) = level_findings(_track(name="Lead Vox", type="vocal", peak_level=-0.5))
+    assert finding.kind == "headroom"
+    assert finding.gain_db == pytest.approx(-5.5)
+    assert "pull it down 5.5 dB" in finding.text
+    assert "-6 dBFS" in finding.text
+    assert "-6.0 − (-0.5) = -5.5 dB" in finding.math
+    assert "by 5.5 dB" in finding.step
+
+
+def test_clipping_peak_is_called_clipping() -> None:
+    (finding,) = level_findings(_track(peak_level=0.8))
+    assert finding.kind == "clipping"
+    assert "is clipping" in finding.text
+    assert "pull it down 6.8 dB" in finding.text
+    assert "+0.8 dBFS" in finding.text
+
+
+def test_healthy_levels_have_no_findings() -> None:
+    track = _track(peak_level=-8.0, rms_level=-20.0)
+    assert level_findings(track) == []
+    assert level_summary(track) == "peak -8.0 dBFS, RMS -20.0 dBFS, crest factor 12.0 dB"
+    assert level_summary(_track(name="x")) is None
+
+
+def test_low_rms_gets_a_gain_staging_note_capped_by_the_peak() -> None:
+    (uncapped,) = level_findings(_track(rms_level=-45.0))
+    assert uncapped.kind == "low_rms"
+    assert uncapped.gain_db == pytest.approx(27.0)
+    assert "raise the input or clip gain about 27.0 dB" in uncapped.text
+    (capped,) = level_findings(_track(rms_level=-45.0, peak_level=-20.0))
+    # Raising by 27 dB would peak at +7 dBFS; stop at the -6 dBFS ceiling instead.
+    assert capped.gain_db == pytest.approx(14.0)
+    assert "limited by the peak" in capped.text
+
+
+def test_hot_rms_is_noted() -> None:
+    (finding,) = level_findings(_track(rms_level=-6.0, peak_level=-2.0))
+    assert finding.kind == "hot_rms"
+    assert finding.gain_db == pytest.approx(-12.0)
+
+
+def test_mute_and_solo_notes() -> None:
+    assert state_notes(_track(muted=False, soloed=False)) == []
+    notes = state_notes(_track(muted=True, soloed=True))
+    assert any("muted" in n for n in notes)
+    assert any("soloed" in n for n in notes)
+
+
+def test_kick_and_bass_masking_needs_both() -> None:
+    both = read_context(
+        {"tracks": [{"name": "Kick", "type": "drums"}, {"name": "Sub", "type": "bass"}]}
+    )
+    note = masking_note(both)
+    assert note is not None
+    assert "50-100 Hz" in note
+    assert "sidechain 'Sub'" in note
+    assert "'Kick'" in note
+    by_name = read_context({"tracks": [{"name": "BD"}, {"name": "808"}]})
+    assert masking_note(by_name) is not None
+    only_bass = read_context({"tracks": [{"name": "Bass", "type": "bass"}]})
+    assert masking_note(only_bass) is None
+
+
+@pytest.mark.parametrize(
+    ("bpm", "quarter", "eighth", "dotted", "sixty_fourth"),
+    [
+        (120, "500", "250", "375", "31.2"),
+        (90, "666.7", "333.3", "500", "41.7"),
+        (140, "428.6", "214.3", "321.4", "26.8"),
+    ],
+)
+def test_tempo_note_numbers(
+    bpm: float, quarter: str, eighth: str, dotted: str, sixty_fourth: str
+) -> None:
+    tempo = TempoGrid(bpm)
+    assert tempo.quarter_ms == pytest.approx(60000 / bpm)
+    note = tempo_note(tempo)
+    assert f"a quarter note is {quarter} ms" in note
+    assert f"1/8 = {eighth} ms" in note
+    assert f"dotted 1/8 = {dotted} ms" in note
+    assert f"pre-delay is {sixty_fourth} ms" in note
+    assert f"Quarter note = 60000 / {bpm:g} = {quarter} ms" in tempo_math(tempo)
+
+
+def test_implausible_bpm_is_ignored() -> None:
+    assert read_context({"bpm": 0}).tempo is None
+    assert read_context({"bpm": 12000}).tempo is None
+    assert read_context({"bpm": 128.0}).tempo == TempoGrid(128.0)
+
+
+def test_format_db_signs() -> None:
+    assert format_db(-0.5) == "-0.5"
+    assert format_db(0.4) == "+0.4"
+    assert format_db(-0.01) == "0.0"

@@ -1,0 +1,147 @@
+"""The shipped knowledge base in resources/knowledge: size, validity and retrieval quality.
+
+These tests load the real data files (not the fixture) so a malformed or thin knowledge
+base fails here rather than at application start.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import time
+from pathlib import Path
+
+import pytest
+
+from codette_desktop.engine import (
+    PERSPECTIVES,
+    ChatQuery,
+    CodetteEngine,
+    KnowledgeBase,
+    MemoryStore,
+)
+
+REAL_KB = Path(__file__).resolve().parents[2] / "resources" / "knowledge"
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    # No skip: the application cannot answer without these files.
+    return KnowledgeBase.load(REAL_KB)
+
+
+@pytest.fixture
+def engine(kb: KnowledgeBase, tmp_path: Path):
+    memory = MemoryStore(tmp_path / "memory.db")
+    yield CodetteEngine(kb, memory, seed=2)
+    memory.close()
+
+
+def _about(entry) -> str:
+    return " ".join((entry.id, entry.title, entry.category, *entry.keywords)).lower()
+
+
+def test_at_least_sixty_valid_entries(kb: KnowledgeBase) -> None:
+    assert len(kb) >= 60
+    assert len({e.id for e in kb}) == len(kb)
+
+
+def test_categories_cover_the_field(kb: KnowledgeBase) -> None:
+    assert len({e.category for e in kb}) >= 6
+    about = " ".join(_about(e) for e in kb)
+    for topic in (
+        "eq",
+        "compress",
+        "reverb",
+        "delay",
+        "vocal",
+        "kick",
+        "bass",
+        "loud",
+        "master",
+        "stereo",
+        "gain",
+    ):
+        assert topic in about, topic
+
+
+def test_entries_carry_concrete_numbers(kb: KnowledgeBase) -> None:
+    entries = list(kb)
+    with_numbers = [e for e in entries if any(re.search(r"\d", g) for g in e.guidance)]
+    assert len(with_numbers) >= 0.9 * len(entries)
+    assert all(re.search(r"\d", e.math) for e in entries), [
+        e.id for e in entries if not re.search(r"\d", e.math)
+    ]
+
+
+def test_entries_have_steps_and_pitfalls(kb: KnowledgeBase) -> None:
+    entries = list(kb)
+    assert sum(1 for e in entries if e.steps) >= 0.9 * len(entries)
+    assert sum(1 for e in entries if e.pitfalls) >= 0.9 * len(entries)
+    assert all(e.track_types == tuple(t.lower() for t in e.track_types) for e in entries)
+
+
+@pytest.mark.parametrize(
+    ("question", "topics"),
+    [
+        ("How do I compress vocals?", ("compress",)),
+        ("How do I EQ a muddy vocal?", ("eq", "mud")),
+        ("My kick and bass are clashing", ("kick", "bass")),
+        ("How much reverb pre-delay should I use?", ("reverb", "pre-delay", "predelay")),
+        ("What LUFS should I master to for streaming?", ("lufs", "loud")),
+        ("How do I tame sibilance?", ("sibil", "de-ess", "deess")),
+        ("How do I make my mix wider?", ("stereo", "width", "wide")),
+        ("How should I gain stage my tracks?", ("gain",)),
+    ],
+)
+def test_retrieval_finds_a_relevant_entry_first(
+    kb: KnowledgeBase, question: str, topics: tuple[str, ...]
+) -> None:
+    hits = kb.search(question)
+    assert hits, question
+    assert any(t in _about(hits[0][0]) for t in topics), (question, hits[0][0].id)
+
+
+def test_confidence_separates_studio_from_off_topic(engine: CodetteEngine) -> None:
+    clear = engine.answer(ChatQuery("How do I compress vocals?", session_id="a"))
+    assert clear.confidence >= 0.7
+    for question in ("What's the capital of France?", "recipe for pancakes"):
+        answer = engine.answer(ChatQuery(question, session_id="a"))
+        assert answer.confidence < 0.3, question
+        assert "outside my field" in answer.response
+
+
+def test_every_perspective_answers_from_the_real_data(engine: CodetteEngine) -> None:
+    context = {
+        "selected_track": {"name": "Lead Vox", "type": "vocal", "peak_level": -0.5},
+        "tracks": [],
+        "bpm": 100,
+    }
+    responses = set()
+    for name in PERSPECTIVES:
+        answer = engine.answer(
+            ChatQuery(
+                "How do I compress vocals?", session_id=name, perspective=name, daw_context=context
+            )
+        )
+        assert answer.sources, name
+        assert "pull it down 5.5 dB" in answer.response or name == "copilot_developer"
+        assert "None" not in answer.response and "{" not in answer.response, name
+        assert "".join(answer.chunks) == answer.response
+        responses.add(answer.response)
+    assert len(responses) == len(PERSPECTIVES)
+
+
+def test_real_data_answers_are_fast(engine: CodetteEngine) -> None:
+    timings = []
+    for i in range(20):
+        start = time.perf_counter()
+        engine.answer(
+            ChatQuery(
+                "How do I get my kick and bass to sit together?",
+                session_id="speed",
+                perspective=list(PERSPECTIVES)[i % 12],
+            )
+        )
+        timings.append(time.perf_counter() - start)
+    assert statistics.median(timings) < 0.020
