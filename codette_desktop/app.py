@@ -73,7 +73,6 @@ class Application:
     """Everything the app runs, built in one place."""
 
     def __init__(self, settings: Settings, *, headless: bool) -> None:
-        from codette_desktop.analysis import worker  # noqa: F401  (fail early if broken)
         from codette_desktop.capture import CaptureService
         from codette_desktop.engine import CodetteEngine, KnowledgeBase, MemoryStore
         from codette_desktop.server.ws_server import CodetteServer
@@ -107,9 +106,14 @@ class Application:
         try:
             await self.service.start()
         except AddressInUseError as exc:
-            print(f"codette-desktop: error: {exc}; stop the other program or pass --port",
-                  file=sys.stderr)
-            return EXIT_USAGE
+            # GUI: offer the next free port (the server then runs; start the analysis too).
+            if self.ui is None or not await self.ui.recover_port_in_use(exc):
+                print(f"codette-desktop: error: {exc}; stop the other program or pass --port",
+                      file=sys.stderr)
+                if self.ui is not None:
+                    self.ui.shutdown()
+                return EXIT_USAGE
+            self.service.analysis.start()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             try:
@@ -119,6 +123,8 @@ class Application:
         await self.stopped.wait()
         log.info("shutting down")
         await self.service.stop()
+        if self.ui is not None:
+            self.ui.shutdown()
         self.memory.close()
         return EXIT_OK
 
@@ -145,7 +151,16 @@ def main(argv: list[str] | None = None) -> int:
     import qasync
     from PySide6.QtCore import QCoreApplication
 
-    qt_app = QCoreApplication.instance() or QCoreApplication(sys.argv[:1])
+    instance = None
+    if headless:
+        qt_app = QCoreApplication.instance() or QCoreApplication(sys.argv[:1])
+    else:
+        from codette_desktop.ui.desktop import claim_single_instance, create_qt_application
+
+        qt_app = create_qt_application(sys.argv[:1])
+        instance = claim_single_instance(settings)
+        if instance is None:  # another copy runs; it was asked to show its dashboard
+            return EXIT_OK
     loop = qasync.QEventLoop(qt_app)
     asyncio.set_event_loop(loop)
     try:
@@ -155,6 +170,11 @@ def main(argv: list[str] | None = None) -> int:
             except CodetteError as exc:
                 print(f"codette-desktop: error: {exc}", file=sys.stderr)
                 return EXIT_USAGE
+            if not headless:
+                from codette_desktop.ui.desktop import DesktopUI
+
+                app.ui = DesktopUI(service=app.service, hub=app.hub,
+                                   request_stop=app.request_stop, instance=instance)
             return loop.run_until_complete(app.run())
     finally:
         asyncio.set_event_loop(None)

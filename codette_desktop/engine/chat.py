@@ -489,12 +489,16 @@ class _Answer(_Composer):
         self._analyses = analyses
         self._terms = frozenset(result.terms)
         self._candidates = _close_matches(knowledge, result)
+        self._drafts = 0
 
     def draft(self, rng: random.Random) -> _Draft:
         if not self._candidates:
             return self._general_draft(rng)
+        # The first draft builds on the best entry; only a redraw (its text was among the
+        # session's last answers) moves to the other close matches.
+        self._drafts += 1
         weights = [s for _, s in self._candidates]
-        index = rng.choices(range(len(self._candidates)), weights=weights)[0]
+        index = 0 if self._drafts == 1 else rng.choices(range(len(weights)), weights=weights)[0]
         entry, score = self._candidates[index]
         related = tuple((e, s) for e, s in self._result.hits[:4] if e.id != entry.id)
         material = Material(

@@ -21,13 +21,25 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from codette_desktop.analysis import worker
 from codette_desktop.errors import AnalysisError
 from codette_desktop.protocol import events
 
 log = logging.getLogger("codette.analysis")
 
 LIBROSA_TYPES = frozenset({"full"})
+
+
+def _run_job(job: dict[str, Any]) -> dict[str, Any]:
+    # Imported in the worker only: numpy/scipy stay out of the server process's startup.
+    from codette_desktop.analysis.worker import run_job
+
+    return run_job(job)
+
+
+def _warm_up() -> float:
+    from codette_desktop.analysis.worker import warm_up
+
+    return warm_up()
 
 
 def _init_worker(numba_cache_dir: str) -> None:
@@ -71,7 +83,7 @@ class AnalysisPool:
         started = time.monotonic()
         try:
             worker_seconds = await asyncio.get_running_loop().run_in_executor(
-                self._full, worker.warm_up)
+                self._full, _warm_up)
         except Exception:
             log.exception("analysis warm-up failed; full analyses will compile on demand")
             worker_seconds = time.monotonic() - started
@@ -91,7 +103,7 @@ class AnalysisPool:
         executor = self._full if needs_librosa else self._fast
         try:
             return await asyncio.get_running_loop().run_in_executor(
-                executor, worker.run_job, job)
+                executor, _run_job, job)
         except BrokenProcessPool:
             # A worker died (e.g. out of memory): replace it so the next request works.
             log.error("an analysis worker died; restarting it")
