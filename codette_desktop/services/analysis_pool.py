@@ -42,6 +42,11 @@ def _warm_up() -> float:
     return warm_up()
 
 
+def _prime() -> None:
+    # Spawn the fast worker and import numpy/scipy now, not on the first request.
+    import codette_desktop.analysis.report  # noqa: F401
+
+
 def _init_worker(numba_cache_dir: str) -> None:
     # Must be set before numba is first imported in the worker.
     os.environ["NUMBA_CACHE_DIR"] = numba_cache_dir
@@ -76,6 +81,7 @@ class AnalysisPool:
         if self._fast is None:
             self._fast = self._executor()
             self._full = self._executor()
+            self._fast.submit(_prime)
             self._warm_task = asyncio.get_running_loop().create_task(self._warm_up())
 
     async def _warm_up(self) -> None:
