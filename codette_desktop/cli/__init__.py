@@ -1,1 +1,1 @@
-"""cli"""
+"""Command-line tools. ``codette-ws-test`` (:mod:`.ws_test`) checks a running server."""

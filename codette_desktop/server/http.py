@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,12 @@ from websockets.http11 import Request, Response
 
 from codette_desktop.config import LOOPBACK_NAMES, Settings
 
+log = logging.getLogger("codette.server")
+
 WS_PATH = "/ws"
 TEST_PAGE = "web/index.html"
+# Refusals are logged once per origin/host, so a page retrying in a loop cannot flood the log.
+MAX_REFUSALS_LOGGED = 100
 
 
 def _response(
@@ -69,6 +74,15 @@ class RequestScreen:
         self._health = health
         self._resources = resources
         self._port = port
+        self._refusals_logged: set[tuple[str, str]] = set()
+
+    def _log_refusal(self, kind: str, value: str, message: str) -> None:
+        """Say in the log why a client was refused: the browser only sees a failed socket."""
+        key = (kind, value)
+        if key in self._refusals_logged or len(self._refusals_logged) >= MAX_REFUSALS_LOGGED:
+            return
+        self._refusals_logged.add(key)
+        log.warning("%s (HTTP 403; repeats are not logged)", message)
 
     def allowed_origins(self) -> set[str]:
         port = self._port()
@@ -97,7 +111,16 @@ class RequestScreen:
     def __call__(self, request: Request) -> Response | None:
         method = getattr(request, "method", "GET")
         head = method == "HEAD"
+        for name in ("Host", "Origin", "Upgrade", "Authorization"):
+            # A repeated Host is a 400 (RFC 9112 §3.2); a repeated Origin is never sent by
+            # a browser (RFC 6454 §7.3). Either is a forgery attempt or a broken client.
+            if len(request.headers.get_all(name)) > 1:
+                return text_response(http.HTTPStatus.BAD_REQUEST, f"Repeated {name} header\n",
+                                     head=head)
         if not self.host_allowed(request.headers.get("Host")):
+            host = request.headers.get("Host") or ""
+            self._log_refusal("host", host, f"refused a request with Host {host!r}: not a "
+                              "loopback name (add it to allowed_hosts to accept it)")
             return text_response(http.HTTPStatus.FORBIDDEN, "Host not allowed\n", head=head)
         path = urlsplit(request.path).path
         if path == "/health":
@@ -128,8 +151,12 @@ class RequestScreen:
             )
         origin = request.headers.get("Origin")
         if origin is not None and origin not in self.allowed_origins():
+            self._log_refusal("origin", origin, f"refused a WebSocket from Origin {origin!r}: "
+                              "not in allowed_origins")
             return text_response(http.HTTPStatus.FORBIDDEN, "Origin not allowed\n")
         if not self.token_ok(request):
+            self._log_refusal("token", str(origin), "refused a WebSocket without a valid "
+                              f"token (Origin {origin!r})")
             return text_response(http.HTTPStatus.FORBIDDEN, "A valid token is required\n")
         return None
 
@@ -141,6 +168,7 @@ class RequestScreen:
             return text_response(http.HTTPStatus.NOT_FOUND, "Test page not installed\n", head=head)
         return _response(
             http.HTTPStatus.OK, body, "text/html; charset=utf-8", head=head,
-            extra={"Content-Security-Policy": "default-src 'self'; connect-src 'self' ws: ; "
+            extra={"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+                   "connect-src 'self' ws: ; "
                    "script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'"},
         )
