@@ -90,7 +90,8 @@ class Application:
         self.memory = MemoryStore(settings.memory_path)
         engine = CodetteEngine(knowledge, self.memory)
         server = CodetteServer(settings, observer=self.hub, resources=resources)
-        analysis = AnalysisPool(cache_dir=settings.cache_dir, observer=self.hub)
+        analysis = AnalysisPool(cache_dir=settings.cache_dir, observer=self.hub,
+                                fast_workers=settings.max_concurrent_analyses)
         self.service: CodetteService
         capture = CaptureService(observer=lambda event: self.service.on_capture_event(event))
         self.service = CodetteService(

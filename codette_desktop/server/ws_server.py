@@ -52,6 +52,10 @@ MAX_TASKS_PER_CLIENT = 32
 HARD_CAP_MARGIN = 32 * 1024 * 1024
 CLOSE_TOO_BIG = 1009  # RFC 6455 §7.4.1
 CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY = 1008
+# A client that earns this many rate_limited errors within the window is closed.
+ABUSE_LIMIT = 200
+ABUSE_WINDOW_S = 10
 
 
 def _is_audio_analyze(obj: Any) -> bool:
@@ -92,6 +96,8 @@ class ClientInfo:
     subscriptions: dict[str, float] = field(default_factory=dict)
     last_levels_sent: float = 0.0
     dropped_frames: int = 0
+    refusals: int = 0  # rate_limited errors since refusals_since
+    refusals_since: float = 0.0
     tokens: float = 0.0
     token_time: float = 0.0
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -312,6 +318,15 @@ class CodetteServer:
             type_ = peek_type(obj) or "<invalid>"
             self._log_in(client, type_, size, frame[: events.PREVIEW_CHARS])
             if not self._take_token(client):
+                now = time.monotonic()
+                if now - client.refusals_since > ABUSE_WINDOW_S:
+                    client.refusals, client.refusals_since = 0, now
+                client.refusals += 1
+                if client.refusals > ABUSE_LIMIT:
+                    log.warning("closing %s: %d rate_limited errors within %d s",
+                                client.client_id, ABUSE_LIMIT, ABUSE_WINDOW_S)
+                    await ws.close(CLOSE_POLICY, "message rate limit exceeded")
+                    return
                 raise ProtocolError("rate_limited", "Too many messages; slow down",
                                     request_id=obj.get("id") if isinstance(obj, dict) else None)
             request = decode_object(obj)

@@ -1,8 +1,9 @@
 """Runs analyses in worker processes so the event loop never stalls.
 
-Two single-process executors (spawn context, safe next to Qt):
-  * ``fast`` never imports librosa: loudness, dynamics, spectrum, quality — answers at once.
-  * ``full`` is warmed up after the server is ready (librosa's numba code compiles once,
+Two executors (spawn context, safe next to Qt):
+  * ``fast`` (``max_concurrent_analyses`` processes) never imports librosa: metadata,
+    loudness, dynamics, spectrum, quality — answers at once.
+  * ``full`` (one process) is warmed up after the server is ready (librosa's numba code compiles once,
     25–30 s with an empty cache, then loads from ``<cache_dir>/numba``). A ``full`` request
     that arrives before the warm-up ends waits for it.
 A client that disconnects mid-analysis only abandons its result; the worker finishes and
@@ -54,7 +55,10 @@ def _init_worker(numba_cache_dir: str) -> None:
 
 
 class AnalysisPool:
-    def __init__(self, *, cache_dir: Path, observer: events.Observer) -> None:
+    def __init__(
+        self, *, cache_dir: Path, observer: events.Observer, fast_workers: int = 2
+    ) -> None:
+        self._fast_workers = fast_workers
         self._numba_dir = cache_dir / "numba"
         self._observer = observer
         self._fast: ProcessPoolExecutor | None = None
@@ -67,10 +71,10 @@ class AnalysisPool:
     def warm(self) -> bool:
         return self._warm.is_set()
 
-    def _executor(self) -> ProcessPoolExecutor:
+    def _executor(self, workers: int = 1) -> ProcessPoolExecutor:
         self._numba_dir.mkdir(parents=True, exist_ok=True)
         return ProcessPoolExecutor(
-            max_workers=1,
+            max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
             initargs=(str(self._numba_dir),),
@@ -79,7 +83,7 @@ class AnalysisPool:
     def start(self) -> None:
         """Create the workers and start warming the full one in the background."""
         if self._fast is None:
-            self._fast = self._executor()
+            self._fast = self._executor(self._fast_workers)
             self._full = self._executor()
             self._fast.submit(_prime)
             self._warm_task = asyncio.get_running_loop().create_task(self._warm_up())
@@ -113,11 +117,10 @@ class AnalysisPool:
         except BrokenProcessPool:
             # A worker died (e.g. out of memory): replace it so the next request works.
             log.error("an analysis worker died; restarting it")
-            replacement = self._executor()
             if needs_librosa:
-                self._full = replacement
+                self._full = self._executor()
             else:
-                self._fast = replacement
+                self._fast = self._executor(self._fast_workers)
             raise AnalysisError("the analysis worker crashed; please try again") from None
 
     async def close(self) -> None:

@@ -12,7 +12,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from app_process import AppProcess
+from pathlib import Path
+
+from app_process import AppProcess, running_app
 from conftest import Client
 
 
@@ -290,3 +292,21 @@ def test_host_header_check_defends_against_dns_rebinding(
     app_server: AppProcess, headers: list[tuple[str, str]], status: int
 ) -> None:
     assert _raw_handshake(app_server, headers) == status
+
+
+def test_rate_limit_then_policy_close(tmp_path: Path) -> None:
+    with running_app(tmp_path, env={"CODETTE_RATE_LIMIT_PER_S": "20"}) as app:
+        flooder = Client(app.ws_url)
+        bystander = Client(app.ws_url)
+        codes = []
+        try:
+            for i in range(400):
+                flooder.send({"type": "ping", "id": i})
+            while True:
+                reply = flooder.recv(timeout=10)
+                codes.append(reply.get("code") or reply["type"])
+        except ConnectionClosed as exc:
+            assert exc.rcvd is not None and exc.rcvd.code == 1008
+        assert "pong" in codes and "rate_limited" in codes
+        assert bystander.request({"type": "ping"})["type"] == "pong"
+        bystander.close()
