@@ -1,0 +1,116 @@
+"""Entry points for the analysis worker process (``ProcessPoolExecutor``, spawn context).
+
+:func:`run_job` takes a picklable job dict and returns a picklable result dict; it never
+raises for bad input, so the server only has to turn ``{"ok": False, ...}`` into an
+``error``/``analysis_response`` reply. :func:`warm_up` is the pool initializer's work:
+import librosa and compile its numba code before the first real request.
+
+Job shapes::
+
+    {"kind": "audio", "audio": <wire audio dict> | None, "samples": ndarray | None,
+     "sample_rate": int | None, "track": dict, "analysis_type": str}
+    {"kind": "metadata", "track": dict, "audio_data": dict, "analysis_type": str}
+
+Results::
+
+    {"ok": True, "analysis": {...}}
+    {"ok": False, "code": str, "message": str, "field": str | None}
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from typing import Any
+
+import numpy as np
+
+from codette_desktop.errors import AnalysisError
+
+from .decode import AudioBuffer, decode_audio
+from .report import analyze_audio, analyze_metadata
+
+_WARM_UP_S = 6.0  # tempo needs at least 4 s
+_WARM_UP_RATE = 44_100
+
+
+def run_job(job: dict[str, Any]) -> dict[str, Any]:
+    """Run one analysis job; every failure becomes ``{"ok": False, ...}``."""
+    try:
+        return {"ok": True, "analysis": _run(job)}
+    except AnalysisError as exc:
+        return {"ok": False, "code": exc.code, "message": exc.message, "field": exc.field}
+    except MemoryError:
+        return {
+            "ok": False,
+            "code": "analysis_failed",
+            "message": "the audio is too large to analyse in memory",
+            "field": None,
+        }
+    except Exception as exc:  # a bug or a library failure must not kill the worker
+        return {
+            "ok": False,
+            "code": "analysis_failed",
+            "message": f"analysis failed unexpectedly ({type(exc).__name__}: {exc})",
+            "field": None,
+        }
+
+
+def warm_up() -> float:
+    """Import librosa and run a full analysis of 6 s of synthetic audio; returns seconds.
+
+    numba compiles librosa's kernels on first use and caches them under
+    ``NUMBA_CACHE_DIR``, so only the very first worker on a machine pays the full cost
+    (~30 s); later workers load the cache in a few seconds.
+    """
+    start = time.perf_counter()
+    # The imports themselves compile (or load from the cache) most of the numba code.
+    for module in ("librosa.beat", "librosa.feature"):
+        importlib.import_module(module)
+    buffer = AudioBuffer(samples=_warm_up_signal(), sample_rate=_WARM_UP_RATE)
+    analyze_audio(buffer, track={}, analysis_type="full")
+    return time.perf_counter() - start
+
+
+def _run(job: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(job, dict):
+        raise AnalysisError("job must be a dict")
+    kind = job.get("kind")
+    track = job.get("track") or {}
+    if not isinstance(track, dict):
+        raise AnalysisError(
+            "track_data must be an object", code="invalid_field", field="track_data"
+        )
+    analysis_type = job.get("analysis_type", "full")
+    if kind == "metadata":
+        audio_data = job.get("audio_data") or {}
+        if not isinstance(audio_data, dict):
+            raise AnalysisError(
+                "audio_data must be an object", code="invalid_field", field="audio_data"
+            )
+        return analyze_metadata(track=track, audio_data=audio_data, analysis_type=analysis_type)
+    if kind != "audio":
+        raise AnalysisError(f"unknown job kind {kind!r}")
+    if job.get("audio") is not None:
+        buffer = decode_audio(job["audio"])
+    elif job.get("samples") is not None:
+        rate = job.get("sample_rate")
+        if not isinstance(rate, int | np.integer) or isinstance(rate, bool):
+            raise AnalysisError(f"captured audio needs an integer sample_rate, got {rate!r}")
+        buffer = AudioBuffer(samples=np.asarray(job["samples"]), sample_rate=int(rate))
+    else:
+        raise AnalysisError(
+            "no audio: the job has neither 'audio' nor 'samples'",
+            code="invalid_field",
+            field="audio",
+        )
+    return analyze_audio(buffer, track=track, analysis_type=analysis_type)
+
+
+def _warm_up_signal() -> np.ndarray:
+    """A 120 BPM click over an A-minor triad: exercises onsets, beats and chroma."""
+    t = np.arange(int(_WARM_UP_S * _WARM_UP_RATE)) / _WARM_UP_RATE
+    chord = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 261.63, 329.63)) * 0.1
+    clicks = np.zeros_like(t)
+    clicks[:: _WARM_UP_RATE // 2] = 0.8
+    return np.asarray(chord + clicks).reshape(-1, 1)
