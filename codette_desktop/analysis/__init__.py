@@ -15,7 +15,27 @@ This package must stay cheap to import: librosa (and numba) load only inside
 :mod:`.features`, when tempo or key is first estimated.
 """
 
-from .decode import AudioBuffer, decode_audio
-from .report import ANALYSIS_TYPES, analyze_audio, analyze_metadata
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .decode import AudioBuffer, decode_audio
+    from .report import ANALYSIS_TYPES, analyze_audio, analyze_metadata
+
+# Loaded on first use (PEP 562): the server process imports submodules of this package
+# (capture's meter) without paying for scipy.stats and the rest at start-up.
+_EXPORTS = {
+    "AudioBuffer": ".decode", "decode_audio": ".decode", "ANALYSIS_TYPES": ".report",
+    "analyze_audio": ".report", "analyze_metadata": ".report",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["ANALYSIS_TYPES", "AudioBuffer", "analyze_audio", "analyze_metadata", "decode_audio"]
