@@ -3,7 +3,8 @@
     CodetteError
     ├── ConfigError            a setting is invalid (the user's or the caller's fault)
     ├── ProtocolError          the remote peer sent something the contract does not allow;
-    │                          carries the wire ``code`` and, for ``invalid_field``, the field
+    │   │                      carries the wire ``code`` and, for ``invalid_field``, the field
+    │   └── MessageTooLarge    a frame over the limit for its type: the server closes 1009
     ├── AnalysisError          audio could not be decoded or measured (wire code ``analysis_failed``
     │                          unless a more precise one is given)
     ├── AudioDeviceError       the audio interface is missing, busy or vanished
@@ -38,7 +39,7 @@ class ProtocolError(CodetteError):
         message: str,
         *,
         field: str | None = None,
-        request_id: str | int | None = None,
+        request_id: str | int | float | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -46,6 +47,13 @@ class ProtocolError(CodetteError):
         self.field = field
         # The offending message's ``id``, so the error reply can be correlated.
         self.request_id = request_id
+
+
+class MessageTooLarge(ProtocolError):
+    """A frame over the size limit for its message type (RFC 6455 §7.4.1 close 1009)."""
+
+    def __init__(self, message: str = "message too big") -> None:
+        super().__init__("payload_too_large", message)
 
 
 class AnalysisError(CodetteError):

@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from app_process import AppProcess, running_app  # noqa: E402
+from app_process import AppProcess, running_app
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ Results::
 from __future__ import annotations
 
 import importlib
+import logging
 import time
 from typing import Any
 
@@ -29,6 +30,8 @@ from codette_desktop.errors import AnalysisError
 
 from .decode import AudioBuffer, decode_audio
 from .report import analyze_audio, analyze_metadata
+
+log = logging.getLogger("codette.analysis.worker")
 
 _WARM_UP_S = 6.0  # tempo needs at least 4 s
 _WARM_UP_RATE = 44_100
@@ -104,6 +107,9 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
             code="invalid_field",
             field="audio",
         )
+    log.info("analysing %.1f s of %d-channel audio at %d Hz (%s)",
+             buffer.samples.shape[0] / buffer.sample_rate, buffer.samples.shape[1],
+             buffer.sample_rate, analysis_type)
     return analyze_audio(buffer, track=track, analysis_type=analysis_type)
 
 

@@ -159,7 +159,7 @@ class _Fields:
             "invalid_field", f"Field '{self.name(key)}' must be {expected}", field=self.name(key)
         )
 
-    def str(self, key: str, *, required: bool = False, max_len: int = 256) -> str | None:
+    def string(self, key: str, *, required: bool = False, max_len: int = 256) -> str | None:
         value = self.values.get(key)
         if value is None:
             if required:
@@ -212,7 +212,7 @@ class _Fields:
             raise self.bad(key, "an object")
         return _Fields(value, f"{self.name(key)}.")
 
-    def list(self, key: str) -> list[Any] | None:
+    def array(self, key: str) -> list[Any] | None:
         value = self.values.get(key)
         if value is None:
             return None
@@ -221,7 +221,7 @@ class _Fields:
         return value
 
     def choice(self, key: str, options: tuple[str, ...], default: str) -> str:
-        value = self.str(key)
+        value = self.string(key)
         if value is None:
             return default
         if value not in options:
@@ -241,13 +241,13 @@ def _track(f: _Fields) -> dict[str, Any]:
     track_id = f.values.get("id")
     if track_id is not None and (isinstance(track_id, bool) or not isinstance(track_id, str | int)):
         raise f.bad("id", "a string or an integer")
-    plugins = f.list("plugins")
+    plugins = f.array("plugins")
     if plugins is not None and not all(isinstance(p, str) for p in plugins):
         raise f.bad("plugins", "a list of strings")
     return _drop_none({
         "id": track_id,
-        "name": f.str("name"),
-        "type": f.str("type", max_len=64),
+        "name": f.string("name"),
+        "type": f.string("type", max_len=64),
         "volume": f.number("volume", low=-200, high=60),
         "pan": f.number("pan", low=-100, high=100),
         "muted": f.boolean("muted"),
@@ -259,7 +259,7 @@ def _track(f: _Fields) -> dict[str, Any]:
 
 
 def _daw_context(f: _Fields) -> dict[str, Any]:
-    tracks_raw = f.list("tracks") or []
+    tracks_raw = f.array("tracks") or []
     if len(tracks_raw) > 1000:
         raise f.bad("tracks", "a list of at most 1000 tracks")
     tracks = []
@@ -272,13 +272,13 @@ def _daw_context(f: _Fields) -> dict[str, Any]:
         "tracks": tracks,
         "selected_track": _track(selected) if selected is not None else None,
         "bpm": f.number("bpm", low=1, high=999),
-        "genre": f.str("genre", max_len=64),
-        "project_name": f.str("project_name"),
+        "genre": f.string("genre", max_len=64),
+        "project_name": f.string("project_name"),
     }
 
 
 def _chat(rid: RequestId, f: _Fields) -> Chat:
-    message = f.str("message", required=True, max_len=MAX_CHAT_CHARS)
+    message = f.string("message", required=True, max_len=MAX_CHAT_CHARS)
     assert message is not None
     if not message.strip():
         raise f.bad("message", "a non-empty string")
@@ -286,9 +286,9 @@ def _chat(rid: RequestId, f: _Fields) -> Chat:
     return Chat(
         id=rid,
         message=message.strip(),
-        perspective=f.str("perspective", max_len=64),
+        perspective=f.string("perspective", max_len=64),
         daw_context=_daw_context(context) if context is not None else None,
-        session_id=f.str("session_id", max_len=128),
+        session_id=f.string("session_id", max_len=128),
         stream=bool(f.boolean("stream")),
     )
 
@@ -304,8 +304,8 @@ def _analyze(rid: RequestId, f: _Fields) -> Analyze:
             raise track.bad("track_id", "a string or an integer")
         track_values = _drop_none({
             "track_id": track_id,
-            "track_name": track.str("track_name"),
-            "track_type": track.str("track_type", max_len=64),
+            "track_name": track.string("track_name"),
+            "track_type": track.string("track_type", max_len=64),
             "muted": track.boolean("muted"),
             "soloed": track.boolean("soloed"),
         })
@@ -323,13 +323,13 @@ def _analyze(rid: RequestId, f: _Fields) -> Analyze:
     if audio is not None:
         audio_values = {
             "format": audio.choice("format", AUDIO_FORMATS, ""),
-            "data": audio.str("data", required=True, max_len=1 << 40),
+            "data": audio.string("data", required=True, max_len=1 << 40),
             "sample_rate": audio.integer("sample_rate", low=1, high=10_000_000),
             "channels": audio.integer("channels", low=1, high=1024),
         }
         if not audio_values["format"]:
             raise audio.bad("format", f"one of: {', '.join(AUDIO_FORMATS)}")
-    source = f.str("source", max_len=32)
+    source = f.string("source", max_len=32)
     seconds = None
     if source is not None:
         if source != "capture":
@@ -347,14 +347,14 @@ def _analyze(rid: RequestId, f: _Fields) -> Analyze:
         analysis_type=f.choice("analysis_type", ANALYSIS_TYPES, "full"),
         audio=audio_values,
         capture_seconds=seconds,
-        session_id=f.str("session_id", max_len=128),
+        session_id=f.string("session_id", max_len=128),
     )
 
 
 def _history(rid: RequestId, f: _Fields) -> History:
     return History(
         id=rid,
-        session_id=f.str("session_id", max_len=128),
+        session_id=f.string("session_id", max_len=128),
         limit=f.integer("limit", low=1, high=1000) or 50,
     )
 
@@ -376,7 +376,7 @@ def _capture_start(rid: RequestId, f: _Fields) -> CaptureStart:
 
 def _subscription(unsubscribe: bool) -> Any:
     def parse(rid: RequestId, f: _Fields) -> Subscribe:
-        events = f.list("events")
+        events = f.array("events")
         if events is None:
             raise ProtocolError("invalid_field", "Field 'events' is required", field="events")
         for name in events:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-RequestId = str | int | None
+RequestId = str | int | float | None
 
 ERROR_CODES = frozenset({
     "invalid_json", "invalid_message", "unknown_type", "invalid_field", "payload_too_large",

@@ -15,13 +15,14 @@ ServerStarted, ServerStopped, ClientConnected, ClientDisconnected, MessageLogged
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import itertools
 import json
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Coroutine, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,7 +34,13 @@ from websockets.http11 import Response
 
 from codette_desktop import PROTOCOL_VERSION, __version__
 from codette_desktop.config import Settings
-from codette_desktop.errors import AddressInUseError, CodetteError, ProtocolError, ServerError
+from codette_desktop.errors import (
+    AddressInUseError,
+    CodetteError,
+    MessageTooLarge,
+    ProtocolError,
+    ServerError,
+)
 from codette_desktop.protocol import events, replies
 from codette_desktop.protocol.messages import (
     Request,
@@ -50,19 +57,14 @@ log = logging.getLogger("codette.server")
 PUSH_BUFFER_LIMIT = 256 * 1024
 MAX_TASKS_PER_CLIENT = 32
 HARD_CAP_MARGIN = 32 * 1024 * 1024
+# An oversized frame whose first characters name no analyze is closed without parsing.
+LARGE_PEEK_CHARS = 64 * 1024
 CLOSE_TOO_BIG = 1009  # RFC 6455 §7.4.1
 CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY = 1008
 # A client that earns this many rate_limited errors within the window is closed.
 ABUSE_LIMIT = 200
 ABUSE_WINDOW_S = 10
-
-
-def _is_audio_analyze(obj: Any) -> bool:
-    if peek_type(obj) != "analyze":
-        return False
-    envelope = obj.get("data")
-    return "audio" in obj or (isinstance(envelope, dict) and "audio" in envelope)
 
 
 class RequestHandler(Protocol):
@@ -74,6 +76,13 @@ class RequestHandler(Protocol):
         """Yield the replies to ``request`` (e.g. chat chunks, then the response).
 
         Raise ProtocolError or another CodetteError for an ``error`` reply.
+        """
+        ...
+
+    def handle_large(self, frame: str, client: ClientInfo) -> AsyncIterator[dict[str, Any]]:
+        """Like :meth:`handle` for a frame over the 1 MiB limit, still undecoded.
+
+        Raise MessageTooLarge if it is not an analyze with audio.
         """
         ...
 
@@ -174,6 +183,9 @@ class CodetteServer:
                 # 1 MiB limit to everything that is not an analyze with audio.
                 max_size=self.settings.max_audio_message_bytes + HARD_CAP_MARGIN,
                 max_queue=4,
+                # No permessage-deflate: inflating a 100 MB audio frame would hold the event
+                # loop for seconds, and base64 audio hardly compresses anyway.
+                compression=None,
                 ping_interval=20,
                 ping_timeout=20,
                 close_timeout=2,
@@ -291,56 +303,85 @@ class CodetteServer:
                 "invalid_message", "Binary frames are not supported in protocol version 1; "
                 "send JSON text frames"))
             return
-        # len() counts characters, never more than the UTF-8 bytes: encode only when close.
+        # str.isascii() is O(1) in CPython; encode (O(n)) only non-ASCII frames near a limit.
         size = len(frame)
-        if size * 4 > self.settings.max_message_bytes:
+        if size * 4 > self.settings.max_message_bytes and not frame.isascii():
             size = len(frame.encode("utf-8", "surrogatepass"))
+        if size > self.settings.max_message_bytes:
+            await self._receive_large(client, ws, frame, size)
+            return
         try:
-            if size > self.settings.max_message_bytes:
-                # Only an analyze with audio may be this large; parse off the event loop.
-                obj = await asyncio.to_thread(parse_json, frame)
-                if not _is_audio_analyze(obj):
-                    self._log_in(client, peek_type(obj) or "<invalid>", size, "")
-                    log.warning("closing %s: %d-byte message over the %d-byte limit",
-                                client.client_id, size, self.settings.max_message_bytes)
-                    await ws.close(CLOSE_TOO_BIG, "message too big")
-                    return
-                if size > self.settings.max_audio_message_bytes:
-                    self._log_in(client, "analyze", size, "")
-                    limit_mib = self.settings.max_audio_message_bytes // (1024 * 1024)
-                    raise ProtocolError(
-                        "payload_too_large",
-                        f"An analyze message may carry at most {limit_mib} MiB; "
-                        "send a shorter excerpt or FLAC",
-                        request_id=obj.get("id"))
-            else:
-                obj = parse_json(frame)
+            obj = parse_json(frame)
             type_ = peek_type(obj) or "<invalid>"
             self._log_in(client, type_, size, frame[: events.PREVIEW_CHARS])
-            if not self._take_token(client):
-                now = time.monotonic()
-                if now - client.refusals_since > ABUSE_WINDOW_S:
-                    client.refusals, client.refusals_since = 0, now
-                client.refusals += 1
-                if client.refusals > ABUSE_LIMIT:
-                    log.warning("closing %s: %d rate_limited errors within %d s",
-                                client.client_id, ABUSE_LIMIT, ABUSE_WINDOW_S)
-                    await ws.close(CLOSE_POLICY, "message rate limit exceeded")
-                    return
-                raise ProtocolError("rate_limited", "Too many messages; slow down",
-                                    request_id=obj.get("id") if isinstance(obj, dict) else None)
+            if not await self._admit(client, ws, obj):
+                return
             request = decode_object(obj)
         except ProtocolError as exc:
             if exc.code == "invalid_json":
                 self._log_in(client, "<invalid>", size, frame[: events.PREVIEW_CHARS])
             await self._send_error(client, ws, exc)
             return
-        if len(client.tasks) >= MAX_TASKS_PER_CLIENT:
-            await self._send_error(client, ws, ProtocolError(
-                "rate_limited", f"At most {MAX_TASKS_PER_CLIENT} requests may be in progress",
-                request_id=request.id))
+        self._spawn(client, ws, request.id, self._run(client, ws, request))
+
+    async def _admit(self, client: ClientInfo, ws: ServerConnection, obj: Any) -> bool:
+        """Rate limit: False if the connection was closed for abuse; raises rate_limited."""
+        if self._take_token(client):
+            return True
+        now = time.monotonic()
+        if now - client.refusals_since > ABUSE_WINDOW_S:
+            client.refusals, client.refusals_since = 0, now
+        client.refusals += 1
+        if client.refusals > ABUSE_LIMIT:
+            log.warning("closing %s: %d rate_limited errors within %d s",
+                        client.client_id, ABUSE_LIMIT, ABUSE_WINDOW_S)
+            await ws.close(CLOSE_POLICY, "message rate limit exceeded")
+            return False
+        raise ProtocolError("rate_limited", "Too many messages; slow down",
+                            request_id=obj.get("id") if isinstance(obj, dict) else None)
+
+    async def _receive_large(
+        self, client: ClientInfo, ws: ServerConnection, frame: str, size: int
+    ) -> None:
+        """Over 1 MiB: only an analyze with audio may be this big.
+
+        Parsing 100 MB of JSON holds the GIL for a tenth of a second, so the frame goes
+        whole to an analysis worker process, which parses, validates and analyses it.
+        """
+        looks_like_analyze = '"analyze"' in frame[:LARGE_PEEK_CHARS]
+        self._log_in(client, "analyze" if looks_like_analyze else "<large>", size, "")
+        try:
+            if size > self.settings.max_audio_message_bytes:
+                if not looks_like_analyze:
+                    await self._close_too_big(client, ws, size)
+                    return
+                limit_mib = self.settings.max_audio_message_bytes // (1024 * 1024)
+                raise ProtocolError(
+                    "payload_too_large",
+                    f"An analyze message may carry at most {limit_mib} MiB of JSON; "
+                    "send a shorter excerpt or FLAC")
+            if not await self._admit(client, ws, None):
+                return
+        except ProtocolError as exc:
+            await self._send_error(client, ws, exc)
             return
-        task = asyncio.get_running_loop().create_task(self._run(client, ws, request))
+        self._spawn(client, ws, None, self._run_large(client, ws, frame, size))
+
+    async def _close_too_big(self, client: ClientInfo, ws: ServerConnection, size: int) -> None:
+        log.warning("closing %s: %d-byte message over the %d-byte limit",
+                    client.client_id, size, self.settings.max_message_bytes)
+        await ws.close(CLOSE_TOO_BIG, "message too big")
+
+    def _spawn(self, client: ClientInfo, ws: ServerConnection, request_id: Any,
+               work: Coroutine[Any, Any, None]) -> None:
+        if len(client.tasks) >= MAX_TASKS_PER_CLIENT:
+            work.close()
+            task = asyncio.get_running_loop().create_task(self._send_error(
+                client, ws, ProtocolError(
+                    "rate_limited", f"At most {MAX_TASKS_PER_CLIENT} requests may be in progress",
+                    request_id=request_id)))
+        else:
+            task = asyncio.get_running_loop().create_task(work)
         client.tasks.add(task)
         task.add_done_callback(client.tasks.discard)
 
@@ -354,33 +395,48 @@ class CodetteServer:
 
     async def _run(self, client: ClientInfo, ws: ServerConnection, request: Request) -> None:
         assert self._handler is not None
+        await self._reply_all(client, ws, self._handler.handle(request, client), request.id)
+
+    async def _run_large(
+        self, client: ClientInfo, ws: ServerConnection, frame: str, size: int
+    ) -> None:
+        assert self._handler is not None
         try:
-            async for message in self._handler.handle(request, client):
+            await self._reply_all(client, ws, self._handler.handle_large(frame, client), None)
+        except MessageTooLarge:
+            await self._close_too_big(client, ws, size)
+
+    async def _reply_all(
+        self, client: ClientInfo, ws: ServerConnection,
+        replies_: AsyncIterator[dict[str, Any]], request_id: Any,
+    ) -> None:
+        """Send every reply; turn any failure into an ``error`` reply for ``request_id``."""
+        try:
+            async for message in replies_:
                 await self._send(client, ws, message)
         except ConnectionClosed:
             pass
-        except asyncio.CancelledError:
+        except (MessageTooLarge, asyncio.CancelledError):
             raise
         except ProtocolError as exc:
-            exc.request_id = request.id
+            if exc.request_id is None:
+                exc.request_id = request_id
             await self._send_error(client, ws, exc)
         except CodetteError as exc:
             await self._send_error(client, ws, ProtocolError(
-                exc.code, str(exc), field=getattr(exc, "field", None), request_id=request.id))
+                exc.code, str(exc), field=getattr(exc, "field", None), request_id=request_id))
         except Exception:
-            log.exception("unexpected error while handling %s", type(request).__name__)
+            log.exception("unexpected error while handling a request")
             await self._send_error(client, ws, ProtocolError(
                 "internal_error", "The server hit an unexpected error; it is still running",
-                request_id=request.id))
+                request_id=request_id))
 
     async def _send_error(self, client: ClientInfo, ws: ServerConnection,
                           exc: ProtocolError) -> None:
         self.totals["errors"] += 1
-        try:
+        with contextlib.suppress(ConnectionClosed):
             await self._send(client, ws, replies.error(
                 exc.code, exc.message, exc.request_id, field=exc.field))
-        except ConnectionClosed:
-            pass
 
     async def _send(self, client: ClientInfo, ws: ServerConnection,
                     message: dict[str, Any]) -> None:

@@ -3,9 +3,10 @@
 Two executors (spawn context, safe next to Qt):
   * ``fast`` (``max_concurrent_analyses`` processes) never imports librosa: metadata,
     loudness, dynamics, spectrum, quality — answers at once.
-  * ``full`` (one process) is warmed up after the server is ready (librosa's numba code compiles once,
-    25–30 s with an empty cache, then loads from ``<cache_dir>/numba``). A ``full`` request
-    that arrives before the warm-up ends waits for it.
+  * ``full`` (one process) is warmed up after the server is ready (librosa's numba code
+    compiles once, 25–30 s with an empty cache, then loads from ``<cache_dir>/numba``).
+    A ``full`` request that arrives before the warm-up ends waits for it. Frames over
+    1 MiB are parsed and analysed whole in a ``fast`` worker (see :func:`_run_frame`).
 A client that disconnects mid-analysis only abandons its result; the worker finishes and
 is reused.
 """
@@ -13,17 +14,19 @@ is reused.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import multiprocessing
 import os
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from codette_desktop.errors import AnalysisError
-from codette_desktop.protocol import events
+from codette_desktop.errors import AnalysisError, ProtocolError
+from codette_desktop.protocol import events, messages
 
 log = logging.getLogger("codette.analysis")
 
@@ -37,6 +40,34 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
     return run_job(job)
 
 
+def _run_frame(frame: str) -> dict[str, Any]:
+    """Parse, validate and analyse one oversized ``analyze`` frame, all in the worker.
+
+    Returns ``{"too_large": type}`` if it is not an analyze with audio,
+    ``{"error": {code, message, field, request_id}}`` if it breaks the contract, else
+    ``{"request": Analyze, "result": run_job(...)}``.
+    """
+    from codette_desktop.analysis.worker import run_job
+
+    try:
+        obj = messages.parse_json(frame)
+        request = messages.decode_object(obj)
+    except ProtocolError as exc:
+        return {"error": {"code": exc.code, "message": exc.message, "field": exc.field,
+                          "request_id": exc.request_id}}
+    if not isinstance(request, messages.Analyze) or request.audio is None:
+        return {"too_large": messages.peek_type(obj)}
+    result = run_job(audio_job(request))
+    # Send back the request without its audio: unpickling 100 MB in the server process
+    # would take the GIL from the event loop.
+    return {"request": dataclasses.replace(request, audio=None), "result": result}
+
+
+def audio_job(request: messages.Analyze) -> dict[str, Any]:
+    return {"kind": "audio", "audio": request.audio, "samples": None, "sample_rate": None,
+            "track": request.track, "analysis_type": request.analysis_type}
+
+
 def _warm_up() -> float:
     from codette_desktop.analysis.worker import warm_up
 
@@ -48,10 +79,16 @@ def _prime() -> None:
     import codette_desktop.analysis.report  # noqa: F401
 
 
-def _init_worker(numba_cache_dir: str) -> None:
+def _init_worker(numba_cache_dir: str, log_level: str) -> None:
     # Must be set before numba is first imported in the worker.
     os.environ["NUMBA_CACHE_DIR"] = numba_cache_dir
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    # Worker logs go to the console the app inherited (the rotating file is the parent's).
+    logging.basicConfig(level=log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Analysis is background work: the server and the GUI must win the CPU when they need it.
+    if hasattr(os, "nice"):
+        os.nice(10)
 
 
 class AnalysisPool:
@@ -77,7 +114,7 @@ class AnalysisPool:
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
-            initargs=(str(self._numba_dir),),
+            initargs=(str(self._numba_dir), logging.getLevelName(log.getEffectiveLevel())),
         )
 
     def start(self) -> None:
@@ -122,6 +159,15 @@ class AnalysisPool:
             else:
                 self._fast = self._executor(self._fast_workers)
             raise AnalysisError("the analysis worker crashed; please try again") from None
+
+    async def run_frame(self, frame: str) -> dict[str, Any]:
+        """Hand an undecoded oversized frame to a fast worker (see :func:`_run_frame`).
+
+        A full analysis then loads librosa in that worker from the numba cache.
+        """
+        if self._fast is None:
+            raise AnalysisError("the analysis workers are not running")
+        return await asyncio.get_running_loop().run_in_executor(self._fast, _run_frame, frame)
 
     async def close(self) -> None:
         if self._warm_task is not None:

@@ -18,10 +18,10 @@ from codette_desktop import PROTOCOL_VERSION, __version__
 from codette_desktop.capture import CaptureService, list_input_devices, portaudio_status
 from codette_desktop.config import Settings
 from codette_desktop.engine import ChatQuery, CodetteEngine, MemoryStore, validate_perspective
-from codette_desktop.errors import AudioDeviceError, ProtocolError
+from codette_desktop.errors import AudioDeviceError, MessageTooLarge, ProtocolError
 from codette_desktop.protocol import events, messages, replies
 from codette_desktop.server.ws_server import ClientInfo, CodetteServer
-from codette_desktop.services.analysis_pool import AnalysisPool
+from codette_desktop.services.analysis_pool import AnalysisPool, audio_job
 
 log = logging.getLogger("codette.service")
 
@@ -72,7 +72,7 @@ class CodetteService:
         self.server.port = settings.port
         await self.server.start(self)
 
-    def on_capture_event(self, event: events.Event) -> None:
+    def on_capture_event(self, event: object) -> None:
         """Observer for the capture service: meters to subscribers, state to the UI."""
         if isinstance(event, events.LevelsMeasured):
             self.server.publish_levels(levels_payload(event))
@@ -83,7 +83,8 @@ class CodetteService:
             if targets:
                 self.server.push(replies.reply("capture_status", **self._capture_state()),
                                  targets)
-        self._observer(event)
+        if isinstance(event, events.LevelsMeasured | events.CaptureStateChanged):
+            self._observer(event)
 
     # -- RequestHandler ----------------------------------------------------------------
 
@@ -172,10 +173,9 @@ class CodetteService:
     # -- analysis ------------------------------------------------------------------------
 
     async def _analyze(self, request: messages.Analyze, client: ClientInfo) -> dict[str, Any]:
-        track_id = request.track.get("track_id")
         job: dict[str, Any] = {"track": request.track, "analysis_type": request.analysis_type}
         if request.audio is not None:
-            job.update(kind="audio", audio=request.audio, samples=None, sample_rate=None)
+            job = audio_job(request)
         elif request.capture_seconds is not None:
             if self.capture is None:
                 raise AudioDeviceError("capture is not available on this machine")
@@ -183,7 +183,24 @@ class CodetteService:
             job.update(kind="audio", audio=None, samples=samples, sample_rate=rate)
         else:
             job.update(kind="metadata", audio_data=request.audio_data or {})
-        result = await self.analysis.run(job)
+        return await self._analysis_reply(request, await self.analysis.run(job), client)
+
+    async def handle_large(
+        self, frame: str, client: ClientInfo
+    ) -> AsyncIterator[dict[str, Any]]:
+        outcome = await self.analysis.run_frame(frame)
+        if "too_large" in outcome:
+            raise MessageTooLarge(f"a {outcome['too_large']!r} message may not exceed 1 MiB")
+        if "error" in outcome:
+            error = outcome["error"]
+            raise ProtocolError(error["code"], error["message"], field=error["field"],
+                                request_id=error["request_id"])
+        yield await self._analysis_reply(outcome["request"], outcome["result"], client)
+
+    async def _analysis_reply(
+        self, request: messages.Analyze, result: dict[str, Any], client: ClientInfo
+    ) -> dict[str, Any]:
+        track_id = request.track.get("track_id")
         if not result.get("ok"):
             return replies.reply(
                 "analysis_response", request.id, status="error", trackId=track_id,
@@ -222,7 +239,7 @@ class CodetteService:
 
     def _capture_state(self) -> dict[str, Any]:
         if self.capture is None:
-            available, reason = portaudio_status()
+            _available, reason = portaudio_status()
             return {"state": "unavailable", "message": reason or "capture disabled"}
         return self.capture.state.to_dict()
 

@@ -7,15 +7,13 @@ import socket
 import time
 import urllib.error
 import urllib.request
-
-import pytest
-from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import connect
-
 from pathlib import Path
 
+import pytest
 from app_process import AppProcess, running_app
 from conftest import Client
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
 
 
 def test_welcome_is_first_and_complete(client: Client) -> None:
