@@ -117,7 +117,8 @@ class CodetteService:
                 yield replies.reply("history_response", rid, session_id=session,
                                     messages=history)
             case messages.Devices():
-                devices = await asyncio.to_thread(list_input_devices)
+                devices = (await self.capture.list_devices() if self.capture is not None
+                           else await asyncio.to_thread(list_input_devices))
                 yield replies.reply("devices_response", rid, devices=devices)
             case messages.CaptureStart():
                 yield await self._capture_start(request, client)

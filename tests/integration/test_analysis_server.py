@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile as sf
+
 from app_process import AppProcess, running_app
 from conftest import Client
 

@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
+from websockets.exceptions import ConnectionClosed
+
 from app_process import REPO, app_env, running_app, start_app
 from conftest import Client
-from websockets.exceptions import ConnectionClosed
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])

@@ -15,11 +15,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from _chromium import Chromium, Page, find_chromium
-from app_process import AppProcess, running_app
 from websockets.sync.client import connect
 
 from codette_desktop import PROTOCOL_VERSION, __version__
+
+from _chromium import Chromium, Page, find_chromium
+from app_process import AppProcess, running_app
 
 pytestmark = [
     pytest.mark.browser,

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from app_process import AppProcess
-from conftest import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 
 from codette_desktop.protocol.messages import MESSAGE_TYPES
+
+from app_process import AppProcess
+from conftest import Client
 
 PUSHES = {"server_status", "connection_event", "audio_levels", "capture_status"}
 DEFINED_CLOSE_CODES = {1000, 1008, 1009}

@@ -10,10 +10,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from app_process import AppProcess, running_app
-from conftest import Client
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
+
+from app_process import AppProcess, running_app
+from conftest import Client
 
 
 def test_welcome_is_first_and_complete(client: Client) -> None:

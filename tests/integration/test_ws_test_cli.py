@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from app_process import AppProcess, running_app
 from websockets.sync.server import ServerConnection, serve
+
+from app_process import AppProcess, running_app
 
 REPO = Path(__file__).resolve().parents[2]
 STEPS = ("connect", "connection", "pong", "status_response", "chat_response")
