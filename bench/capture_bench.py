@@ -18,8 +18,12 @@ each, in one process on one asyncio loop:
 
 CPU is ``time.process_time()`` (all threads, PortAudio's included) over wall time, in %
 of one core. Latency of the meters is from the hand-off of a block arriving on the loop
-to the ``LevelsMeasured`` event it completed being emitted. The WebSocket leg (event →
-``audio_levels`` frame sent) is measured by the server bench.
+to the ``LevelsMeasured`` event it completed being emitted.
+
+4. ``websocket``: the same service wired into the real ``CodetteService`` and
+   ``CodetteServer`` on this loop, with a WebSocket client subscribed to
+   ``audio_levels`` at 30 Hz: latency from a block's hand-off to the ``audio_levels``
+   frame it completed arriving at the client (so it includes the send).
 """
 
 from __future__ import annotations
@@ -147,6 +151,61 @@ async def phase_capture(seconds: float, device: str, rate: int, channels: int) -
     }
 
 
+async def phase_websocket(seconds: float, device: str, rate: int, channels: int
+                          ) -> dict[str, Any]:
+    import json
+
+    from websockets.asyncio.client import connect
+
+    from codette_desktop.config import Settings, resources_dir
+    from codette_desktop.engine import CodetteEngine, KnowledgeBase, MemoryStore
+    from codette_desktop.server.ws_server import CodetteServer
+    from codette_desktop.services.analysis_pool import AnalysisPool
+    from codette_desktop.services.codette_service import CodetteService
+
+    arrivals: dict[tuple[Any, ...], float] = {}
+    service: CodetteService
+    capture: _TimedCaptureService
+
+    def on_capture(event: object) -> None:
+        if isinstance(event, LevelsMeasured):
+            key = (tuple(event.peak_dbfs), tuple(event.rms_dbfs), event.momentary_lufs)
+            arrivals[key] = capture.arrivals[-1]
+        service.on_capture_event(event)
+
+    with tempfile.TemporaryDirectory() as data:
+        settings = Settings(port=0, data_dir=Path(data), cache_dir=Path(data))
+        memory = MemoryStore(settings.memory_path)
+        server = CodetteServer(settings, observer=lambda _e: None, resources=resources_dir())
+        capture = _TimedCaptureService(observer=on_capture)
+        service = CodetteService(
+            settings, server=server,
+            engine=CodetteEngine(KnowledgeBase.load(resources_dir() / "knowledge"), memory),
+            memory=memory, analysis=AnalysisPool(cache_dir=Path(data), observer=lambda _e: None),
+            capture=capture, observer=lambda _e: None)
+        await server.start(service)
+        latencies: list[float] = []
+        async with connect(server.url, max_size=None) as ws:
+            await ws.recv()
+            await ws.send(json.dumps({"type": "subscribe", "events": ["audio_levels"],
+                                      "rate_hz": 30}))
+            await capture.start(device=device, sample_rate=rate, channels=channels)
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                message = json.loads(await ws.recv())
+                received = time.monotonic()
+                if message["type"] != "audio_levels":
+                    continue
+                key = (tuple(message["peak_dbfs"]), tuple(message["rms_dbfs"]),
+                       message["momentary_lufs"])
+                if key in arrivals:
+                    latencies.append(received - arrivals[key])
+        await capture.close()
+        await server.stop()
+        memory.close()
+    return {"latency": np.array(latencies)}
+
+
 def ms(values: np.ndarray, q: float) -> str:
     return f"{1000 * float(np.percentile(values, q)):7.3f}" if len(values) else "    n/a"
 
@@ -155,6 +214,7 @@ async def run(args: argparse.Namespace) -> None:
     idle = await phase_idle(args.seconds)
     stream = await phase_stream(args.seconds, args.device, args.rate, args.channels)
     capture = await phase_capture(args.seconds, args.device, args.rate, args.channels)
+    websocket = await phase_websocket(args.seconds, args.device, args.rate, args.channels)
 
     print(
         f"\ncapture bench: {args.device!r}, {args.rate} Hz, {args.channels} ch, "
@@ -179,6 +239,11 @@ async def run(args: argparse.Namespace) -> None:
     print(
         f"{'hand-off on loop -> LevelsMeasured emitted':<44}{ms(latency, 50)} {ms(latency, 99)}"
         f" {ms(latency, 100)}{len(latency):7d}"
+    )
+    wire = websocket["latency"]
+    print(
+        f"{'hand-off -> audio_levels frame at client':<44}{ms(wire, 50)} {ms(wire, 99)}"
+        f" {ms(wire, 100)}{len(wire):7d}"
     )
     print(
         f"\nLevelsMeasured: {capture['events']} events, {capture['rate_hz']:.1f} Hz; "

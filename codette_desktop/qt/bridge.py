@@ -1,0 +1,251 @@
+"""The one QObject between the services and the widgets.
+
+Services report plain events to an :class:`ObserverHub`; this bridge is one of its
+observers and re-emits each event as a Qt signal. ``MessageLogged`` comes at up to
+thousands per second, so it is queued and emitted in batches at most ~30 times a second
+(a single-shot timer that only runs while something is pending: an idle app runs no
+timer at all).
+
+Widgets never touch the network: they call the request methods here
+(:meth:`ServiceBridge.disconnect_client`, :meth:`start_server`, ...), which schedule the
+service's coroutines on the running asyncio loop (qasync's) and report failures back
+through signals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import deque
+from collections.abc import Coroutine
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+
+from codette_desktop.config import Settings
+from codette_desktop.errors import AddressInUseError, CodetteError
+from codette_desktop.protocol import events
+from codette_desktop.services.codette_service import CodetteService
+from codette_desktop.services.observers import ObserverHub
+
+log = logging.getLogger("codette.qt")
+
+FLUSH_INTERVAL_MS = 33  # ~30 Hz: the fastest anything on screen needs to change
+MAX_PENDING_MESSAGES = 5000  # the log keeps 5,000 rows; more in one batch would be dropped
+# Settings the running server reads only when it starts.
+RESTART_FIELDS = ("host", "port", "allow_non_loopback", "allowed_origins", "allowed_hosts",
+                  "auth_token", "status_interval_s")
+
+
+def needs_restart(old: Settings, new: Settings) -> bool:
+    return any(getattr(old, name) != getattr(new, name) for name in RESTART_FIELDS)
+
+
+class ServiceBridge(QObject):
+    """Qt face of a :class:`CodetteService`.
+
+    Signals:
+        server_started(str url, int port): the server listens.
+        server_stopped(str reason): the server stopped listening.
+        server_failed(str message): the server could not start (also after port_in_use).
+        port_in_use(str host, int port): a start or restart found the port taken.
+        client_connected(ClientConnected)
+        client_disconnected(ClientDisconnected)
+        messages_logged(list[MessageLogged]): batched, oldest first, ≤ ~30 batches/s.
+        chat_exchanged(ChatExchanged)
+        analysis_completed(AnalysisCompleted)
+        analysis_warmed_up(float seconds)
+        capture_state_changed(CaptureStateChanged)
+        levels_measured(LevelsMeasured): as often as the capture meters (~30 Hz).
+        state_changed(): running / connections / error / capture changed (tray icon).
+        action_failed(str message): a request made from the UI failed.
+    """
+
+    server_started = Signal(str, int)
+    server_stopped = Signal(str)
+    server_failed = Signal(str)
+    port_in_use = Signal(str, int)
+    client_connected = Signal(object)
+    client_disconnected = Signal(object)
+    messages_logged = Signal(list)
+    chat_exchanged = Signal(object)
+    analysis_completed = Signal(object)
+    analysis_warmed_up = Signal(float)
+    capture_state_changed = Signal(object)
+    levels_measured = Signal(object)
+    state_changed = Signal()
+    action_failed = Signal(str)
+
+    # Carries events reported from another thread to the GUI thread.
+    _foreign_event = Signal(object)
+
+    def __init__(self, service: CodetteService, hub: ObserverHub,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._service = service
+        self._hub = hub
+        self._thread_id = threading.get_ident()
+        self._pending: deque[events.MessageLogged] = deque(maxlen=MAX_PENDING_MESSAGES)
+        self.dropped_messages = 0
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self.last_error: str | None = None
+        self.capture_state = "stopped"
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setSingleShot(True)
+        self._flush_timer.setInterval(FLUSH_INTERVAL_MS)
+        self._flush_timer.timeout.connect(self._on_flush_timer_timeout)
+        self._foreign_event.connect(self._dispatch, Qt.ConnectionType.QueuedConnection)
+        hub.add(self._on_hub_event)
+
+    def close(self) -> None:
+        """Stop listening to the services (the app is quitting)."""
+        self._hub.remove(self._on_hub_event)
+        self._flush_timer.stop()
+        self._pending.clear()
+
+    # -- what widgets may read -----------------------------------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        return self._service.settings
+
+    @property
+    def running(self) -> bool:
+        return self._service.server.running
+
+    @property
+    def url(self) -> str:
+        return self._service.server.url
+
+    @property
+    def port(self) -> int:
+        return self._service.server.port
+
+    @property
+    def active_connections(self) -> int:
+        return self._service.server.active_connections
+
+    def snapshot(self) -> dict[str, Any]:
+        return self._service.snapshot()
+
+    def clients(self) -> list[dict[str, Any]]:
+        return [client.snapshot() for client in self._service.server.clients()]
+
+    @property
+    def flush_pending(self) -> bool:
+        return self._flush_timer.isActive()
+
+    # -- events in -------------------------------------------------------------------------
+
+    def _on_hub_event(self, event: events.Event) -> None:
+        if threading.get_ident() != self._thread_id:
+            self._foreign_event.emit(event)
+        else:
+            self._dispatch(event)
+
+    def _dispatch(self, event: events.Event) -> None:
+        match event:
+            case events.MessageLogged():
+                if len(self._pending) == MAX_PENDING_MESSAGES:
+                    self.dropped_messages += 1
+                self._pending.append(event)
+                if not self._flush_timer.isActive():
+                    self._flush_timer.start()
+            case events.LevelsMeasured():
+                self.levels_measured.emit(event)
+            case events.ServerStarted():
+                self.last_error = None
+                self.server_started.emit(event.url, event.port)
+                self.state_changed.emit()
+            case events.ServerStopped():
+                self.server_stopped.emit(event.reason)
+                self.state_changed.emit()
+            case events.ServerFailed():
+                self._fail(event.message)
+            case events.ClientConnected():
+                self.client_connected.emit(event)
+                self.state_changed.emit()
+            case events.ClientDisconnected():
+                self.client_disconnected.emit(event)
+                self.state_changed.emit()
+            case events.ChatExchanged():
+                self.chat_exchanged.emit(event)
+            case events.AnalysisCompleted():
+                self.analysis_completed.emit(event)
+            case events.AnalysisWarmedUp():
+                self.analysis_warmed_up.emit(event.seconds)
+            case events.CaptureStateChanged():
+                self.capture_state = event.state
+                self.capture_state_changed.emit(event)
+                self.state_changed.emit()
+
+    def _on_flush_timer_timeout(self) -> None:
+        self.flush()
+
+    def flush(self) -> None:
+        """Emit what is pending now (tests and shutdown; normally the timer does it)."""
+        self._flush_timer.stop()
+        if self._pending:
+            batch = list(self._pending)
+            self._pending.clear()
+            self.messages_logged.emit(batch)
+
+    def _fail(self, message: str) -> None:
+        self.last_error = message
+        self.server_failed.emit(message)
+        self.state_changed.emit()
+
+    # -- requests from widgets -------------------------------------------------------------
+
+    def disconnect_client(self, client_id: str) -> None:
+        """Close one client's connection (1000, "disconnected by user")."""
+        self._schedule(self._service.server.disconnect(client_id), f"disconnect {client_id}")
+
+    def start_server(self) -> None:
+        self._schedule(self.restart_server(self._service.settings), "start the server")
+
+    def stop_server(self) -> None:
+        self._schedule(self._service.server.stop(reason="stopped from the dashboard"),
+                       "stop the server")
+
+    def apply_settings(self, settings: Settings) -> None:
+        """Use new settings; restarts a running server when one it reads at start changed
+        (a stopped server stays stopped and uses them at its next start)."""
+        old = self._service.settings
+        if self.running and needs_restart(old, settings):
+            self._schedule(self.restart_server(settings), "restart the server")
+        else:
+            self._service.settings = settings
+            self._service.server.settings = settings
+
+    async def restart_server(self, settings: Settings) -> AddressInUseError | None:
+        """Stop (clients get 1001) and listen with ``settings``; returns the busy-port error.
+
+        A busy port is reported through ``port_in_use`` so the UI can offer another one;
+        other failures through ``server_failed``.
+        """
+        try:
+            await self._service.restart_server(settings)
+        except AddressInUseError as exc:
+            self._fail(str(exc))
+            self.port_in_use.emit(exc.host, exc.port)
+            return exc
+        except CodetteError as exc:
+            self._fail(str(exc))
+        return None
+
+    def _schedule(self, coro: Coroutine[Any, Any, Any], what: str) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)  # keep a reference until it is done
+
+        def done(future: asyncio.Future[Any]) -> None:
+            self._tasks.discard(future)
+            if future.cancelled():
+                return
+            exc = future.exception()
+            if exc is not None:
+                log.error("could not %s: %s", what, exc, exc_info=exc)
+                self.action_failed.emit(f"Could not {what}: {exc}")
+
+        task.add_done_callback(done)

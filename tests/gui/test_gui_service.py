@@ -1,0 +1,178 @@
+"""The desktop UI on a real CodetteService on a qasync loop, with real websockets clients."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gui_support import wait_for
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from codette_desktop.errors import AddressInUseError
+from codette_desktop.ui.desktop import DesktopUI
+from codette_desktop.ui.models import ConnectionsModel
+
+
+async def open_client(url: str, **kwargs: Any) -> ClientConnection:
+    ws = await connect(url, open_timeout=10, **kwargs)
+    welcome = json.loads(await ws.recv())
+    assert welcome["type"] == "connection"
+    return ws
+
+
+async def closed_code(ws: ClientConnection) -> int | None:
+    with pytest.raises(ConnectionClosed) as info:
+        await asyncio.wait_for(ws.recv(), 10)
+    return info.value.rcvd.code if info.value.rcvd is not None else None
+
+pytest_plugins = ["gui_fixtures"]  # qasync_loop, codette_app, x_display, tray_host
+
+
+@pytest.fixture
+def ui(qtbot: QtBot, codette_app: Any) -> Any:
+    desktop = DesktopUI(service=codette_app.service, hub=codette_app.hub,
+                        request_stop=lambda: None, tray_available=True)
+    qtbot.addWidget(desktop.dashboard)
+    yield desktop
+    desktop.shutdown()
+
+
+def test_a_client_appears_in_the_connections_table_and_can_be_disconnected(
+        qtbot: QtBot, codette_app: Any, ui: DesktopUI,
+        qasync_loop: asyncio.AbstractEventLoop) -> None:
+    dashboard = ui.dashboard
+    model = dashboard.connections_model
+
+    async def scenario() -> None:
+        await codette_app.service.start()
+        ws = await open_client(ui.bridge.url, origin="http://localhost:5173")
+        other = await open_client(ui.bridge.url)
+        await wait_for(lambda: model.rowCount() == 2, what="two rows")
+        row = model.row_of(model.client_ids()[0])
+        assert model.data(model.index(row, 2)) == "http://localhost:5173"
+        await ws.send(json.dumps({"type": "ping", "id": 1}))
+        assert json.loads(await ws.recv())["type"] == "pong"
+        # Counters come from the server's snapshot after the next batch.
+        await wait_for(lambda: model.data(model.index(row, 4)) == "1"
+                       and model.data(model.index(row, 6)) == "ping", what="counters")
+        await wait_for(lambda: dashboard.log_model.rowCount() >= 4, what="log rows")
+        assert {"ping", "pong", "connection"} <= dashboard.log_model.types
+        # Click the row's Disconnect button.
+        view = dashboard.connections_view
+        rect = view.visualRect(model.index(row, ConnectionsModel.DISCONNECT_COLUMN))
+        qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+        assert await closed_code(ws) == 1000
+        await wait_for(lambda: model.rowCount() == 1, what="the row to go")
+        await other.close()
+        await wait_for(lambda: model.rowCount() == 0, what="no rows")
+
+    dashboard.show()
+    qasync_loop.run_until_complete(scenario())
+
+
+def test_settings_change_restarts_the_server_on_the_new_port(
+        codette_app: Any, ui: DesktopUI, qasync_loop: asyncio.AbstractEventLoop) -> None:
+    async def scenario() -> None:
+        await codette_app.service.start()
+        ws = await open_client(ui.bridge.url)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            new_port = probe.getsockname()[1]
+        ui.apply_settings(ui.bridge.settings.replace(port=new_port))
+        assert await closed_code(ws) == 1001, "clients hear 'going away' on restart"
+        await wait_for(lambda: ui.bridge.running and ui.bridge.port == new_port,
+                       what="the restart")
+        again = await open_client(ui.bridge.url)
+        await again.close()
+        saved = json.loads(ui.bridge.settings.settings_path.read_text())
+        assert saved["port"] == new_port
+
+    qasync_loop.run_until_complete(scenario())
+
+
+def test_non_restart_settings_keep_clients(codette_app: Any, ui: DesktopUI,
+                                           qasync_loop: asyncio.AbstractEventLoop) -> None:
+    async def scenario() -> None:
+        await codette_app.service.start()
+        ws = await open_client(ui.bridge.url)
+        ui.apply_settings(ui.bridge.settings.replace(start_minimised=True))
+        await asyncio.sleep(0.2)
+        await ws.send(json.dumps({"type": "ping"}))
+        assert json.loads(await ws.recv())["type"] == "pong"
+        assert codette_app.service.settings.start_minimised
+        await ws.close()
+
+    qasync_loop.run_until_complete(scenario())
+
+
+def test_busy_port_offers_the_next_free_one(codette_app: Any, ui: DesktopUI,
+                                            qasync_loop: asyncio.AbstractEventLoop,
+                                            tmp_path: Path) -> None:
+    async def scenario() -> None:
+        with socket.socket() as blocker:
+            blocker.bind(("127.0.0.1", 0))
+            blocker.listen()
+            busy = blocker.getsockname()[1]
+            settings = ui.bridge.settings.replace(port=busy)
+            codette_app.service.settings = settings
+            codette_app.service.server.settings = settings
+            codette_app.service.server.port = busy
+            with pytest.raises(AddressInUseError) as info:
+                await codette_app.service.start()
+            recovery = asyncio.ensure_future(ui.recover_port_in_use(info.value))
+            await wait_for(lambda: ui._port_box is not None and ui._port_box.isVisible(),
+                           what="the port dialog")
+            box = ui._port_box
+            assert box is not None and f"Port {busy}" in box.text()
+            suggestion = box.suggestion
+            box.use_button.click()
+            assert await asyncio.wait_for(recovery, 10) is True
+            assert ui.bridge.running and ui.bridge.port == suggestion
+            saved = json.loads(settings.settings_path.read_text())
+            assert saved["port"] == suggestion
+
+    qasync_loop.run_until_complete(scenario())
+
+
+def test_busy_port_from_the_start_button_opens_the_dialog(
+        codette_app: Any, ui: DesktopUI, qasync_loop: asyncio.AbstractEventLoop) -> None:
+    async def scenario() -> None:
+        await codette_app.service.start()
+        with socket.socket() as blocker:
+            blocker.bind(("127.0.0.1", 0))
+            blocker.listen()
+            busy = blocker.getsockname()[1]
+            ui.apply_settings(ui.bridge.settings.replace(port=busy))
+            await wait_for(lambda: ui._port_box is not None, what="the port dialog")
+            assert not ui.bridge.running
+            assert ui.tray is not None and "Error" in ui.tray.tray.toolTip()
+            assert ui._port_box is not None
+            ui._port_box.cancel_button.click()
+            await wait_for(lambda: ui._port_box is None, what="the dialog to close")
+            assert not ui.bridge.running
+
+    qasync_loop.run_until_complete(scenario())
+
+
+def test_tray_stop_and_start(codette_app: Any, ui: DesktopUI,
+                             qasync_loop: asyncio.AbstractEventLoop) -> None:
+    async def scenario() -> None:
+        await codette_app.service.start()
+        assert ui.tray is not None
+        ws = await open_client(ui.bridge.url)
+        ui.tray.action_server.trigger()
+        assert await closed_code(ws) == 1001
+        await wait_for(lambda: not ui.bridge.running, what="stop")
+        assert ui.tray.action_server.text() == "Start server"
+        ui.tray.action_server.trigger()
+        await wait_for(lambda: ui.bridge.running, what="start")
+        assert ui.tray.action_server.text() == "Stop server"
+
+    qasync_loop.run_until_complete(scenario())
