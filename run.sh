@@ -6,9 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")"
 bash scripts/install-system-deps.sh runtime
 bash scripts/setup-venv.sh
-if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ] && [ "$(uname)" = "Linux" ]; then
-  case " $* " in *" --headless "*) ;; *)
-    echo "run.sh: no display found (DISPLAY/WAYLAND_DISPLAY unset): starting headless" ;;
-  esac
-fi
+# Without a display the app itself says so and runs headless.
 exec .venv/bin/python main.py "$@"

@@ -64,9 +64,22 @@ def setup_logging(settings: Settings) -> Path:
 
 
 def display_available() -> bool:
+    """Is there a display to open? Qt aborts the process (qFatal) on one that is not there."""
     if sys.platform in ("win32", "darwin"):
         return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    wayland = os.environ.get("WAYLAND_DISPLAY")
+    if wayland:
+        runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+        if Path(wayland).is_absolute() or Path(runtime, wayland).exists():
+            return True
+    display = os.environ.get("DISPLAY", "")
+    if not display:
+        return False
+    host, _, number = display.rpartition(":")
+    if host not in ("", "unix"):
+        return True  # X over TCP (ssh -X and the like): Qt will find out
+    socket_path = Path("/tmp/.X11-unix") / f"X{number.split('.')[0]}"
+    return socket_path.exists()
 
 
 class Application:
@@ -104,6 +117,13 @@ class Application:
         self.stopped.set()
 
     async def run(self) -> int:
+        # Before the server says READY, so a signal right after it is never missed.
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(signum, self.request_stop)
+            except (NotImplementedError, RuntimeError):  # Windows
+                signal.signal(signum, lambda *_: loop.call_soon_threadsafe(self.request_stop))
         try:
             await self.service.start()
         except AddressInUseError as exc:
@@ -115,12 +135,6 @@ class Application:
                     self.ui.shutdown()
                 return EXIT_USAGE
             self.service.analysis.start()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(signum, self.request_stop)
-            except (NotImplementedError, RuntimeError):  # Windows
-                signal.signal(signum, lambda *_: loop.call_soon_threadsafe(self.request_stop))
         await self.stopped.wait()
         log.info("shutting down")
         await self.service.stop()
@@ -145,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     log_file = setup_logging(settings)
     headless = args.headless or not display_available()
     if headless and not args.headless:
-        log.warning("no display found (DISPLAY/WAYLAND_DISPLAY unset): running headless")
+        log.warning("no display found (DISPLAY/WAYLAND_DISPLAY unset or not reachable): "
+                    "running headless")
     log.info("Codette Desktop %s starting (data: %s, log: %s)", __version__,
              settings.data_dir, log_file)
 
