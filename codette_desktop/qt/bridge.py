@@ -7,9 +7,9 @@ thousands per second, so it is queued and emitted in batches at most ~30 times a
 timer at all).
 
 Widgets never touch the network: they call the request methods here
-(:meth:`ServiceBridge.disconnect_client`, :meth:`start_server`, ...), which schedule the
-service's coroutines on the running asyncio loop (qasync's) and report failures back
-through signals.
+(:meth:`ServiceBridge.disconnect_client`, :meth:`start_server`, :meth:`start_capture`,
+...), which schedule the service's coroutines on the running asyncio loop (qasync's) and
+report results and failures back through signals.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
+from codette_desktop.capture import CaptureState, portaudio_status
 from codette_desktop.config import Settings
-from codette_desktop.errors import AddressInUseError, CodetteError
+from codette_desktop.errors import AddressInUseError, AudioDeviceError, CodetteError
 from codette_desktop.protocol import events
 from codette_desktop.services.codette_service import CodetteService
 from codette_desktop.services.observers import ObserverHub
@@ -59,6 +60,10 @@ class ServiceBridge(QObject):
         capture_state_changed(CaptureStateChanged)
         levels_measured(LevelsMeasured): as often as the capture meters (~30 Hz).
         state_changed(): running / connections / error / capture changed (tray icon).
+        devices_listed(list[dict]): answer to :meth:`list_capture_devices` (index, name,
+            max_input_channels, default_samplerate, is_default).
+        capture_failed(str message): a capture request from the UI failed (the
+            AudioDeviceError text, e.g. the device cannot be opened).
         action_failed(str message): a request made from the UI failed.
     """
 
@@ -75,6 +80,8 @@ class ServiceBridge(QObject):
     capture_state_changed = Signal(object)
     levels_measured = Signal(object)
     state_changed = Signal()
+    devices_listed = Signal(list)
+    capture_failed = Signal(str)
     action_failed = Signal(str)
 
     # Carries events reported from another thread to the GUI thread.
@@ -91,6 +98,10 @@ class ServiceBridge(QObject):
         self._tasks: set[asyncio.Future[Any]] = set()
         self.last_error: str | None = None
         self.capture_state = "stopped"
+        # The last capture report, kept so the tray tooltip can name device and client.
+        self.capture_event: events.CaptureStateChanged | None = None
+        self._capture_unavailable: str | None = None
+        self._capture_checked = False
         self._flush_timer = QTimer(self)
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(FLUSH_INTERVAL_MS)
@@ -131,6 +142,25 @@ class ServiceBridge(QObject):
 
     def clients(self) -> list[dict[str, Any]]:
         return [client.snapshot() for client in self._service.server.clients()]
+
+    def capture_unavailable_reason(self) -> str | None:
+        """Why capture cannot be used here (no capture service, no PortAudio), or None.
+
+        PortAudio is loaded once to find out, on first call only: it does not appear
+        while the app runs.
+        """
+        if self._service.capture is None:
+            _available, reason = portaudio_status()
+            return reason or "audio capture is disabled in this build"
+        if not self._capture_checked:
+            self._capture_checked = True
+            _available, self._capture_unavailable = portaudio_status()
+        return self._capture_unavailable
+
+    def capture_status(self) -> CaptureState | None:
+        """The capture service's live state (frames and overflows move while running)."""
+        capture = self._service.capture
+        return capture.state if capture is not None else None
 
     @property
     def flush_pending(self) -> bool:
@@ -177,6 +207,7 @@ class ServiceBridge(QObject):
                 self.analysis_warmed_up.emit(event.seconds)
             case events.CaptureStateChanged():
                 self.capture_state = event.state
+                self.capture_event = event
                 self.capture_state_changed.emit(event)
                 self.state_changed.emit()
 
@@ -218,6 +249,47 @@ class ServiceBridge(QObject):
         else:
             self._service.settings = settings
             self._service.server.settings = settings
+
+    def list_capture_devices(self) -> None:
+        """Ask for the input devices; the answer comes as ``devices_listed``."""
+        self._schedule(self._list_capture_devices(), "list the audio devices")
+
+    def start_capture(self, device: int | None) -> None:
+        """Capture from ``device`` (a PortAudio index; None = the default input).
+
+        ``started_by`` stays None: that is how clients and the tray tell a capture the
+        user started here from one a client started.
+        """
+        self._schedule(self._start_capture(device), "start audio capture")
+
+    def stop_capture(self) -> None:
+        self._schedule(self._stop_capture(), "stop audio capture")
+
+    async def _list_capture_devices(self) -> None:
+        capture = self._service.capture
+        try:
+            if capture is None:
+                raise AudioDeviceError(self.capture_unavailable_reason() or "no capture")
+            devices = await capture.list_devices()
+        except AudioDeviceError as exc:
+            self.capture_failed.emit(str(exc))
+            return
+        self.devices_listed.emit(devices)
+
+    async def _start_capture(self, device: int | None) -> None:
+        capture = self._service.capture
+        try:
+            if capture is None:
+                raise AudioDeviceError(self.capture_unavailable_reason() or "no capture")
+            await capture.start(device=device, started_by=None)
+        except AudioDeviceError as exc:
+            # The service reported state "error" already; this says why, to the panel.
+            self.capture_failed.emit(str(exc))
+
+    async def _stop_capture(self) -> None:
+        capture = self._service.capture
+        if capture is not None:
+            await capture.stop("stopped from the dashboard")
 
     async def restart_server(self, settings: Settings) -> AddressInUseError | None:
         """Stop (clients get 1001) and listen with ``settings``; returns the busy-port error.

@@ -74,7 +74,7 @@ from codette_desktop.ui.models import (
     MessageFilterModel,
     MessageLogModel,
 )
-from codette_desktop.ui.tray import local_page_url
+from codette_desktop.ui.tray import describe_starter, local_page_url
 
 ALL = "All"
 CHAT_MAX_BLOCKS = 1000  # exchanges kept in the transcript (one block each)
@@ -176,25 +176,130 @@ class ChatTranscriptWidget(QPlainTextEdit):
         )
 
 
+def device_label(device: dict[str, Any]) -> str:
+    text = (f"{device['name']} — {device['max_input_channels']} ch, "
+            f"{float(device['default_samplerate']):g} Hz")
+    return f"{text} (default)" if device.get("is_default") else text
+
+
 class CapturePanel(QWidget):
-    """Capture state and levels. ``extra`` is the slot the capture panel fills later
-    (device picker, start/stop)."""
+    """Capture state, levels, and the device picker with Start / Stop.
+
+    It renders and asks; the dashboard turns its requests into bridge calls.
+
+    Signals:
+        refresh_requested(): list the input devices again.
+        start_requested(object device): start capturing from a PortAudio index (None =
+            the default input).
+        stop_requested()
+    """
+
+    refresh_requested = Signal()
+    start_requested = Signal(object)
+    stop_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = QLabel("Capture: stopped")
         self.meter = LevelMeterWidget()
+        self.devices = QComboBox()
+        self.devices.setObjectName("capture-devices")
+        self.devices.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.devices.setMinimumContentsLength(24)
+        self.devices.setPlaceholderText("no devices listed yet")
+        self.refresh_button = QPushButton("Refresh")
+        self.start_button = QPushButton("Start")
+        self.stop_button = QPushButton("Stop")
+        self.status = QLabel("Stopped")
+        self.status.setObjectName("capture-status")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error = QLabel()
+        self.error.setObjectName("capture-error")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #c62828")
+        self.error.hide()
         self.extra = QVBoxLayout()
-        self.placeholder = QLabel("Clients start capture with <code>capture_start</code>; "
-                                  "levels show here while it runs.")
+        picker = QHBoxLayout()
+        picker.addWidget(QLabel("Device:"))
+        picker.addWidget(self.devices, 1)
+        picker.addWidget(self.refresh_button)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.stop_button)
+        buttons.addStretch(1)
+        self.placeholder = QLabel("Clients can start capture with <code>capture_start</code> "
+                                  "when Settings allow it; levels show here while it runs.")
         self.placeholder.setWordWrap(True)
+        self.placeholder.setStyleSheet("color: gray")
+        self.extra.addLayout(picker)
+        self.extra.addLayout(buttons)
+        self.extra.addWidget(self.status)
+        self.extra.addWidget(self.error)
         self.extra.addWidget(self.placeholder)
+        self.extra.addStretch(1)
         meters = QHBoxLayout()
         meters.addWidget(self.meter)
         meters.addLayout(self.extra, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.state)
         layout.addLayout(meters, 1)
+
+        self.unavailable_reason: str | None = None
+        self._running = False
+        self._busy = False  # a start is on its way: no second click meanwhile
+        self._listed_once = False
+        self._details: dict[str, Any] = {}
+        self._started_by: str | None = None
+        self._device: str | None = None
+        self._overflows = 0
+        self.refresh_button.clicked.connect(lambda *_: self._on_refresh_clicked())
+        self.start_button.clicked.connect(lambda *_: self._on_start_clicked())
+        self.stop_button.clicked.connect(lambda *_: self.stop_requested.emit())
+        self._update_buttons()
+
+    # -- what the dashboard tells it -------------------------------------------------------
+
+    def set_unavailable(self, reason: str | None) -> None:
+        """Capture cannot work here (no PortAudio, capture disabled): say why, disable."""
+        self.unavailable_reason = reason
+        if reason:
+            self.state.setText("Capture: unavailable")
+            self.show_error(f"Audio capture is not available: {reason}")
+        self._update_buttons()
+
+    def show_devices(self, devices: list[dict[str, Any]]) -> None:
+        """Fill the picker; keeps the chosen device when it is still there, else the
+        running one, else the system default."""
+        self._listed_once = True
+        wanted = self.devices.currentData()
+        if self._running and self._details.get("device_index") is not None:
+            wanted = self._details["device_index"]
+        blocked = self.devices.blockSignals(True)
+        self.devices.clear()
+        for device in devices:
+            self.devices.addItem(device_label(device), int(device["index"]))
+        index = self.devices.findData(wanted) if wanted is not None else -1
+        if index < 0:
+            index = next((i for i, d in enumerate(devices) if d.get("is_default")), 0)
+        self.devices.setCurrentIndex(index if devices else -1)
+        self.devices.blockSignals(blocked)
+        if not devices and not self.unavailable_reason:
+            self.show_error("No audio input devices found.")
+        self._update_buttons()
+
+    def show_error(self, message: str) -> None:
+        self._busy = False
+        self.error.setText(message)
+        self.error.show()
+        self._update_buttons()
+
+    def select_device(self, index: int) -> bool:
+        """Select the device with PortAudio index ``index``; False if it is not listed."""
+        row = self.devices.findData(index)
+        if row >= 0:
+            self.devices.setCurrentIndex(row)
+        return row >= 0
 
     def show_state(self, event: CaptureStateChanged) -> None:
         text = f"Capture: {event.state}"
@@ -205,13 +310,76 @@ class CapturePanel(QWidget):
         if event.message:
             text += f": {event.message}"
         self.state.setText(text)
+        self._busy = False
+        self._running = event.state == "running"
+        self._details = dict(event.details)
+        self._started_by = event.started_by
+        self._device = event.device
+        self._overflows = int(self._details.get("overflows") or 0)
+        if event.state == "error":
+            self.show_error(event.message or "audio capture failed")
+        elif event.state == "running":
+            self.error.hide()
+            index = self._details.get("device_index")
+            if index is not None:
+                blocked = self.devices.blockSignals(True)
+                self.select_device(int(index))
+                self.devices.blockSignals(blocked)
         if event.state != "running":
             self.meter.clear()
+        self._update_status()
+        self._update_buttons()
 
     def show_levels(self, event: LevelsMeasured) -> None:
         self.meter.set_levels(event.peak_dbfs, event.rms_dbfs,
                               momentary_lufs=event.momentary_lufs,
                               short_term_lufs=event.short_term_lufs)
+        if event.overflows != self._overflows:  # relabel only when the count moves
+            self._overflows = event.overflows
+            self._update_status()
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _update_status(self) -> None:
+        details = self._details
+        if not self._running and not self._device:
+            self.status.setText("Stopped" if not details.get("message")
+                                else f"Stopped: {details['message']}")
+            return
+        parts = ["Running" if self._running else str(details.get("state", "stopped")).title(),
+                 self._device or "default input"]
+        if details.get("sample_rate"):
+            parts.append(f"{details['sample_rate']} Hz")
+        if details.get("channels"):
+            parts.append(f"{details['channels']} ch")
+        parts.append(f"started by {describe_starter(self._started_by)}")
+        parts.append(f"{self._overflows} overflow{'s' if self._overflows != 1 else ''}")
+        self.status.setText(" · ".join(parts))
+
+    def _update_buttons(self) -> None:
+        available = not self.unavailable_reason
+        self.devices.setEnabled(available)
+        self.refresh_button.setEnabled(available)
+        self.start_button.setEnabled(available and not self._busy and not self._running)
+        self.stop_button.setEnabled(available and self._running)
+
+    def _on_refresh_clicked(self) -> None:
+        self.refresh_requested.emit()
+
+    def _on_start_clicked(self) -> None:
+        self._busy = True
+        self.error.hide()
+        self.status.setText("Starting…")
+        self._update_buttons()
+        self.start_requested.emit(self.devices.currentData())
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        # The device list is asked for the first time the tab is seen: scanning PortAudio
+        # costs up to a second and most sessions never open this tab.
+        if not self._listed_once and not self.unavailable_reason:
+            self._listed_once = True
+            self.refresh_requested.emit()
 
 
 class DashboardWindow(QMainWindow):
@@ -344,6 +512,15 @@ class DashboardWindow(QMainWindow):
         bridge.analysis_warmed_up.connect(self._on_bridge_analysis_warmed_up)
         bridge.capture_state_changed.connect(self.capture_panel.show_state)
         bridge.levels_measured.connect(self.capture_panel.show_levels)
+        bridge.devices_listed.connect(self.capture_panel.show_devices)
+        bridge.capture_failed.connect(self.capture_panel.show_error)
+        capture = self.capture_panel
+        capture.set_unavailable(bridge.capture_unavailable_reason())
+        capture.refresh_requested.connect(bridge.list_capture_devices)
+        capture.start_requested.connect(bridge.start_capture)
+        capture.stop_requested.connect(bridge.stop_capture)
+        if bridge.capture_event is not None:
+            capture.show_state(bridge.capture_event)
         bridge.action_failed.connect(self._on_bridge_action_failed)
         self.disconnect_delegate.clicked.connect(self._on_delegate_clicked)
         panel = self.server_panel

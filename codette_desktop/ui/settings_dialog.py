@@ -59,6 +59,11 @@ class SettingsDialog(QDialog):
         self.status_interval.setDecimals(1)
         self.status_interval.setSuffix(" s")
         self.status_interval.setValue(settings.status_interval_s)
+        self.allow_capture = QCheckBox("Allow clients to start audio capture")
+        self.allow_capture.setChecked(settings.allow_client_capture)
+        self.allow_capture.setToolTip(
+            "Off: a client's capture_start is refused (not_authorized); the dashboard can "
+            "still capture. Takes effect at once, without a restart.")
         self.start_at_login = QCheckBox("Start Codette Desktop when I log in")
         self.start_at_login.setChecked(start_at_login)
         self.start_at_login.setEnabled(start_at_login_supported)
@@ -79,6 +84,7 @@ class SettingsDialog(QDialog):
         form.addRow("", self.allow_network)
         form.addRow("Allowed origins:", self.origins)
         form.addRow("Status interval:", self.status_interval)
+        form.addRow("", self.allow_capture)
         form.addRow("", self.start_at_login)
         form.addRow("", self.start_minimised)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
@@ -100,6 +106,7 @@ class SettingsDialog(QDialog):
             "allow_non_loopback": self.allow_network.isChecked(),
             "allowed_origins": [origin for origin in origins if origin],
             "status_interval_s": round(self.status_interval.value(), 1),
+            "allow_client_capture": self.allow_capture.isChecked(),
             "start_at_login": self.start_at_login.isChecked(),
             "start_minimised": self.start_minimised.isChecked(),
         }

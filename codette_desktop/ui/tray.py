@@ -1,4 +1,9 @@
-"""The tray icon: state at a glance, tooltip with URL and clients, and the app menu."""
+"""The tray icon: state at a glance, tooltip with URL and clients, and the app menu.
+
+Privacy: while audio is captured the icon carries a badge and the tooltip names the
+device and who started it; a capture started by a client, and a capture lost to an
+error, also pop up a notification, so capture never starts or dies unnoticed.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +15,18 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from codette_desktop import __version__
 from codette_desktop.config import is_loopback
+from codette_desktop.protocol.events import CaptureStateChanged
 from codette_desktop.qt.bridge import ServiceBridge
 from codette_desktop.services import autostart
 from codette_desktop.ui import icons
 from codette_desktop.ui.icons import TrayState
 
 APP_TITLE = "Codette Desktop"
+
+
+def describe_starter(started_by: str | None) -> str:
+    """Who started a capture, as the UI says it: a client id, or the dashboard (None)."""
+    return f"client {started_by}" if started_by else "the dashboard"
 
 
 def local_page_url(host: str, port: int) -> str:
@@ -45,6 +56,7 @@ class TrayController(QObject):
         super().__init__(parent)
         self._bridge = bridge
         self._icon_key: tuple[TrayState, bool] | None = None
+        self._capture_state = bridge.capture_state
         self.tray = QSystemTrayIcon(self)
         self.menu = QMenu()
         self.menu.setObjectName("codette-tray-menu")
@@ -68,6 +80,7 @@ class TrayController(QObject):
         self.tray.activated.connect(self._on_tray_activated)
         self.menu.aboutToShow.connect(self._on_menu_about_to_show)
         bridge.state_changed.connect(self._on_bridge_state_changed)
+        bridge.capture_state_changed.connect(self._on_bridge_capture_state_changed)
         self._on_bridge_state_changed()
 
     def _add(self, text: str, slot: Callable[[], object] | None) -> QAction:
@@ -112,8 +125,12 @@ class TrayController(QObject):
             lines.append(f"Error: {self._bridge.last_error}")
         else:
             lines.append("Server stopped")
+        capture = self._bridge.capture_event
         if self._bridge.capture_state == "running":
-            lines.append("Capturing audio")
+            where = f"Capturing from {capture.device}" if capture and capture.device \
+                else "Capturing audio"
+            starter = capture.started_by if capture else None
+            lines.append(f"{where} (started by {describe_starter(starter)})")
         return "\n".join(lines)
 
     def _on_bridge_state_changed(self) -> None:
@@ -126,6 +143,18 @@ class TrayController(QObject):
         self.action_server.setText("Stop server" if running else "Start server")
         self.action_copy_url.setEnabled(running)
         self.action_test_page.setEnabled(running)
+
+    def _on_bridge_capture_state_changed(self, event: CaptureStateChanged) -> None:
+        previous, self._capture_state = self._capture_state, event.state
+        device = event.device or "the default input"
+        if event.state == "running" and event.started_by:
+            # A client switched the microphone on: the user must hear of it even with the
+            # dashboard closed. Captures started from the dashboard need no notice.
+            self.notify("Audio capture started",
+                        f"Client {event.started_by} is capturing audio from {device}.")
+        elif event.state == "error" and previous == "running":
+            self.notify("Audio capture stopped",
+                        f"Capture from {device} stopped: {event.message or 'device error'}")
 
     # -- actions ---------------------------------------------------------------------------
 
