@@ -9,12 +9,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+MAX_LINES = 20_000
 READY = re.compile(r"SERVER READY - (ws://(\S+?):(\d+)/ws)")
 
 
@@ -25,7 +27,8 @@ class AppProcess:
     host: str
     port: int
     data_dir: Path
-    lines: list[str] = field(default_factory=list)
+    # Bounded: a misbehaving audio driver can print millions of lines.
+    lines: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_LINES))
 
     @property
     def http_base(self) -> str:
@@ -69,7 +72,7 @@ def start_app(
         cwd=REPO, env=app_env(data_dir, env), stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
-    lines: list[str] = []
+    lines: deque[str] = deque(maxlen=MAX_LINES)
     ready = threading.Event()
 
     def pump() -> None:
@@ -84,7 +87,7 @@ def start_app(
     while not ready.is_set():
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            raise AssertionError("app did not start:\n" + "\n".join(lines[-40:]))
+            raise AssertionError("app did not start:\n" + "\n".join(list(lines)[-40:]))
         ready.wait(0.05)
     match = next(m for m in map(READY.search, lines) if m)
     return AppProcess(process, match.group(1), match.group(2), int(match.group(3)), data_dir,

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, TypeVar
 
 from codette_desktop import PROTOCOL_VERSION, __version__
 from codette_desktop.capture import CaptureService, list_input_devices, portaudio_status
@@ -24,6 +24,7 @@ from codette_desktop.server.ws_server import ClientInfo, CodetteServer
 from codette_desktop.services.analysis_pool import AnalysisPool, audio_job
 
 log = logging.getLogger("codette.service")
+T = TypeVar("T")
 
 CAPABILITIES = [
     "chat", "chat_stream", "analyze", "analyze_audio", "analyze_capture", "perspectives",
@@ -117,15 +118,16 @@ class CodetteService:
                 yield replies.reply("history_response", rid, session_id=session,
                                     messages=history)
             case messages.Devices():
-                devices = (await self.capture.list_devices() if self.capture is not None
-                           else await asyncio.to_thread(list_input_devices))
+                devices = await _device_call(
+                    self.capture.list_devices() if self.capture is not None
+                    else asyncio.to_thread(list_input_devices))
                 yield replies.reply("devices_response", rid, devices=devices)
             case messages.CaptureStart():
                 yield await self._capture_start(request, client)
             case messages.CaptureStop():
                 if self.capture is None:
                     raise AudioDeviceError("capture is not available")
-                await self.capture.stop(f"stopped by client {client.client_id}")
+                await _device_call(self.capture.stop(f"stopped by client {client.client_id}"))
                 yield replies.reply("capture_status", rid, **self._capture_state())
             case messages.Subscribe():
                 if request.unsubscribe:
@@ -232,10 +234,10 @@ class CodetteService:
             )
         if self.capture is None:
             raise AudioDeviceError("capture is not available on this machine")
-        await self.capture.start(
+        await _device_call(self.capture.start(
             device=request.device, sample_rate=request.sample_rate,
             channels=request.channels, started_by=client.client_id,
-        )
+        ))
         return replies.reply("capture_status", request.id, **self._capture_state())
 
     def _capture_state(self) -> dict[str, Any]:
@@ -270,6 +272,18 @@ class CodetteService:
             "active_connections": self.server.active_connections,
             **self.server.totals,
         }
+
+
+# PortAudio calls can wedge inside a broken driver; the client still gets an answer.
+DEVICE_TIMEOUT_S = 10.0
+
+
+async def _device_call(call: Awaitable[T]) -> T:
+    try:
+        return await asyncio.wait_for(call, DEVICE_TIMEOUT_S)
+    except TimeoutError:
+        raise AudioDeviceError(
+            f"the audio device did not respond within {DEVICE_TIMEOUT_S:g} s") from None
 
 
 def levels_payload(event: events.LevelsMeasured) -> dict[str, Any]:
