@@ -51,12 +51,20 @@ def _run_frame(frame: str) -> dict[str, Any]:
 
     try:
         obj = messages.parse_json(frame)
+    except ProtocolError:
+        return {"too_large": None}
+    envelope = obj.get("data") if isinstance(obj, dict) else None
+    if messages.peek_type(obj) != "analyze" or not (
+            "audio" in obj or (isinstance(envelope, dict) and "audio" in envelope)):
+        # Only an analyze with audio may exceed 1 MiB; anything else is closed with 1009.
+        return {"too_large": messages.peek_type(obj)}
+    try:
         request = messages.decode_object(obj)
     except ProtocolError as exc:
         return {"error": {"code": exc.code, "message": exc.message, "field": exc.field,
                           "request_id": exc.request_id}}
     if not isinstance(request, messages.Analyze) or request.audio is None:
-        return {"too_large": messages.peek_type(obj)}
+        return {"too_large": "analyze"}  # "audio": null is no audio
     result = run_job(audio_job(request))
     # Send back the request without its audio: unpickling 100 MB in the server process
     # would take the GIL from the event loop.
