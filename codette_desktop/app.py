@@ -57,6 +57,7 @@ def setup_logging(settings: Settings) -> Path:
         log_file, maxBytes=2 * 1024 * 1024, backupCount=5, encoding="utf-8")
     rotating.setFormatter(fmt)
     root.addHandler(rotating)
+    logging.getLogger("codette.server.ready").setLevel(logging.INFO)
     # websockets logs every rejected handshake at INFO; keep those for DEBUG runs.
     logging.getLogger("codette.websockets").setLevel(
         logging.DEBUG if settings.log_level == "DEBUG" else logging.WARNING)

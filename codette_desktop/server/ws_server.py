@@ -51,6 +51,8 @@ from codette_desktop.protocol.messages import (
 from codette_desktop.server.http import RequestScreen
 
 log = logging.getLogger("codette.server")
+# Scripts and tests wait for this line: app.setup_logging keeps it at INFO at any log level.
+ready_log = logging.getLogger("codette.server.ready")
 
 # Frames pushed to subscribers are dropped, not queued, once this much is waiting for a
 # slow client: a stale meter frame is worthless and an unbounded queue is a memory leak.
@@ -201,7 +203,7 @@ class CodetteServer:
         self.port = sockets[0].getsockname()[1] if sockets else self.settings.port
         self._started_monotonic = time.monotonic()
         self._status_task = asyncio.get_running_loop().create_task(self._status_loop())
-        log.info("SERVER READY - %s", self.url)
+        ready_log.info("SERVER READY - %s", self.url)
         self._observer(events.ServerStarted(url=self.url, host=self.settings.host, port=self.port))
 
     async def stop(self, *, reason: str = "server shutting down") -> None:

@@ -100,3 +100,9 @@ def test_memory_survives_restart_and_kill_9(tmp_path: Path) -> None:
         assert status["memory_size"] >= 4
         c.close()
     assert (tmp_path / "memory.sqlite3").exists()
+
+
+def test_ready_line_is_printed_at_any_log_level(tmp_path: Path) -> None:
+    with running_app(tmp_path, ("--headless", "--port", "0", "--log-level", "ERROR")) as app:
+        assert app.port > 0
+        assert not any("WebSocket connected" in line for line in app.lines)
