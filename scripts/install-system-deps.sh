@@ -11,7 +11,7 @@ runtime=(libportaudio2 libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontco
          libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1
          libxcb-xfixes0 libglib2.0-0 fonts-dejavu-core)
 test_extra=(xvfb trayer x11-utils xdotool pulseaudio pulseaudio-utils libasound2-plugins
-            chromium imagemagick binutils)
+            chromium imagemagick binutils desktop-file-utils)
 
 packages=("${runtime[@]}")
 [ "$profile" = "test" ] && packages+=("${test_extra[@]}")

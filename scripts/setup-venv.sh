@@ -15,7 +15,8 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 spec="."
-[ "$extra" = "test" ] && spec=".[test]"
+# The tests build and run the PyInstaller bundle too.
+[ "$extra" = "test" ] && spec=".[test,package]"
 stamp=".venv/.codette-installed-$extra"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing codette-desktop${extra:+ [$extra]} into .venv"

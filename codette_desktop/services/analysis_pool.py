@@ -18,8 +18,11 @@ import dataclasses
 import logging
 import multiprocessing
 import os
+import re
 import sys
+import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -87,10 +90,24 @@ def _prime() -> None:
     import codette_desktop.analysis.report  # noqa: F401
 
 
+def _exit_with_parent() -> None:
+    """End this worker when the app is gone, even after a kill -9 of the app."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _init_worker(numba_cache_dir: str, log_level: str) -> None:
     # Must be set before numba is first imported in the worker.
     os.environ["NUMBA_CACHE_DIR"] = numba_cache_dir
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    _exit_with_parent()
     # Worker logs go to the console the app inherited (the rotating file is the parent's).
     logging.basicConfig(level=log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -150,32 +167,39 @@ class AnalysisPool:
 
     async def run(self, job: dict[str, Any]) -> dict[str, Any]:
         """Run one job (see :func:`codette_desktop.analysis.worker.run_job`)."""
+        needs_librosa = job.get("analysis_type") in LIBROSA_TYPES and job.get("kind") == "audio"
+        return await self._submit(needs_librosa, _run_job, job)
+
+    async def run_frame(self, frame: str) -> dict[str, Any]:
+        """Parse, validate and analyse an undecoded oversized frame in a worker
+        (see :func:`_run_frame`).
+
+        Only the ``full`` worker ever runs librosa: two processes compiling into one numba
+        cache can corrupt it. So the frame's ``analysis_type`` is peeked at (its head and
+        tail; the audio sits in between), and an unknown type counts as ``full``.
+        """
+        return await self._submit(_peek_analysis_type(frame) in LIBROSA_TYPES, _run_frame,
+                                  frame)
+
+    async def _submit(self, needs_librosa: bool, fn: Callable[[Any], dict[str, Any]],
+                      arg: Any) -> dict[str, Any]:
         if self._fast is None or self._full is None:
             raise AnalysisError("the analysis workers are not running")
-        needs_librosa = job.get("analysis_type") in LIBROSA_TYPES and job.get("kind") == "audio"
         if needs_librosa:
             await self._warm.wait()
         executor = self._full if needs_librosa else self._fast
         try:
-            return await asyncio.get_running_loop().run_in_executor(
-                executor, _run_job, job)
+            return await asyncio.get_running_loop().run_in_executor(executor, fn, arg)
         except BrokenProcessPool:
-            # A worker died (e.g. out of memory): replace it so the next request works.
+            # A worker died (a crash, out of memory): replace the pool so the next request
+            # works, and end what is left of the broken one.
             log.error("an analysis worker died; restarting it")
+            _terminate(executor)
             if needs_librosa:
                 self._full = self._executor()
             else:
                 self._fast = self._executor(self._fast_workers)
             raise AnalysisError("the analysis worker crashed; please try again") from None
-
-    async def run_frame(self, frame: str) -> dict[str, Any]:
-        """Hand an undecoded oversized frame to a fast worker (see :func:`_run_frame`).
-
-        A full analysis then loads librosa in that worker from the numba cache.
-        """
-        if self._fast is None:
-            raise AnalysisError("the analysis workers are not running")
-        return await asyncio.get_running_loop().run_in_executor(self._fast, _run_frame, frame)
 
     async def close(self) -> None:
         if self._warm_task is not None:
@@ -183,8 +207,24 @@ class AnalysisPool:
         for executor in (self._fast, self._full):
             if executor is not None:
                 # A long analysis must not hold up shutdown: end the workers outright.
-                processes = list(getattr(executor, "_processes", {}).values())
-                executor.shutdown(wait=False, cancel_futures=True)
-                for process in processes:
-                    process.terminate()
+                _terminate(executor)
         self._fast = self._full = None
+
+
+def _terminate(executor: ProcessPoolExecutor) -> None:
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    executor.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+
+
+_ANALYSIS_TYPE = re.compile(r'"analysis_type"\s*:\s*"(\w+)"')
+PEEK_CHARS = 64 * 1024
+
+
+def _peek_analysis_type(frame: str) -> str:
+    for part in (frame[:PEEK_CHARS], frame[-PEEK_CHARS:]):
+        match = _ANALYSIS_TYPE.search(part)
+        if match:
+            return match.group(1)
+    return "full"  # the contract's default, and the safe guess

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from websockets.exceptions import ConnectionClosed
 
@@ -90,8 +91,13 @@ def test_memory_survives_restart_and_kill_9(tmp_path: Path) -> None:
         assert [m["role"] for m in history] == ["user", "assistant"]
         c.request({"type": "chat", "message": "And the kick?", "session_id": session})
         c.close()
+        workers = psutil.Process(app.process.pid).children(recursive=True)
+        assert workers  # the analysis worker processes
         app.process.kill()  # no chance to flush anything
         app.process.wait(timeout=10)
+        # Orphaned workers notice and exit on their own.
+        _, alive = psutil.wait_procs(workers, timeout=10)
+        assert not alive, alive
     with running_app(tmp_path) as app:
         c = Client(app.ws_url)
         history = c.request({"type": "history", "session_id": session})["messages"]

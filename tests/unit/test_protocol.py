@@ -174,3 +174,20 @@ def test_server_status_is_the_compat_shape() -> None:
     message = replies.server_status(connections=3, uptime_s=10)
     assert message["data"]["health"]["status"] == "healthy"
     assert message["data"]["connections"] == 3
+
+
+@pytest.mark.parametrize(
+    ("frame", "expected"),
+    [
+        ('{"type": "analyze", "analysis_type": "loudness", "audio": {"data": "AAAA"}}',
+         "loudness"),
+        ('{"type": "analyze", "audio": {"data": "' + "A" * 200_000 + '"}, '
+         '"analysis_type": "spectrum"}', "spectrum"),
+        ('{"type": "analyze", "audio": {"data": "' + "A" * 200_000 + '"}}', "full"),
+    ],
+)
+def test_oversized_frames_are_routed_by_a_peek_at_analysis_type(frame: str,
+                                                                expected: str) -> None:
+    from codette_desktop.services.analysis_pool import _peek_analysis_type
+
+    assert _peek_analysis_type(frame) == expected
