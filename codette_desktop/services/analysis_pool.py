@@ -90,24 +90,26 @@ def _prime() -> None:
     import codette_desktop.analysis.report  # noqa: F401
 
 
-def _exit_with_parent() -> None:
-    """End this worker when the app is gone, even after a kill -9 of the app."""
-    parent = os.getppid()
+def _exit_with_parent(parent: int) -> None:
+    """End this worker when the app (pid ``parent``) is gone, even after a kill -9.
+
+    The pid comes from the app: a worker that boots after the app died must not take
+    its new parent (init) for the app.
+    """
 
     def watch() -> None:
-        while True:
+        while os.getppid() == parent:
             time.sleep(1.0)
-            if os.getppid() != parent:
-                os._exit(0)
+        os._exit(0)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _init_worker(numba_cache_dir: str, log_level: str) -> None:
+def _init_worker(numba_cache_dir: str, log_level: str, parent: int) -> None:
     # Must be set before numba is first imported in the worker.
     os.environ["NUMBA_CACHE_DIR"] = numba_cache_dir
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    _exit_with_parent()
+    _exit_with_parent(parent)
     # Worker logs go to the console the app inherited (the rotating file is the parent's).
     logging.basicConfig(level=log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -139,7 +141,8 @@ class AnalysisPool:
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
-            initargs=(str(self._numba_dir), logging.getLevelName(log.getEffectiveLevel())),
+            initargs=(str(self._numba_dir), logging.getLevelName(log.getEffectiveLevel()),
+                      os.getpid()),
         )
 
     def start(self) -> None:
