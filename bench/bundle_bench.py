@@ -28,22 +28,23 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import tomllib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+ROOT_FOR_TESTS = Path(__file__).resolve().parent.parent / "tests"
+sys.path.insert(0, str(ROOT_FOR_TESTS))
+
+from app_process import HEADLESS, AppProcess, running_app, start_app  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
-READY = re.compile(r"SERVER READY - (ws://(\S+?):(\d+)/ws)")
 WARMED = re.compile(r"analysis warm-up finished in ([\d.]+) s \(worker ([\d.]+) s\)")
 # Everything whose change makes a bundle stale.
 SOURCES = ("codette_desktop", "resources", "main.py", "pyproject.toml",
@@ -101,95 +102,20 @@ def dir_size(path: Path) -> int:
     return sum(f.lstat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
 
 
-@dataclass
-class Running:
-    process: subprocess.Popen[str]
-    started: float
-    ws_url: str = ""
-    port: int = 0
-    ready_s: float = 0.0
-    lines: list[str] = field(default_factory=list)  # stderr (the app's log)
-    out: list[str] = field(default_factory=list)  # stdout (workers' prints, numba debug)
-
-    def wait_for_line(self, pattern: str, timeout: float) -> re.Match[str]:
-        regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in list(self.lines):
-                match = regex.search(line)
-                if match:
-                    return match
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.05)
-        raise AssertionError(f"no log line matching {pattern!r} within {timeout} s:\n"
-                             + "\n".join(self.lines[-30:]))
-
-    def stop(self, timeout: float = 20.0) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            raise
-
-
 def launch(command: Sequence[str], *, data_dir: Path, cache_dir: Path,
-           args: Sequence[str] = ("--headless", "--port", "0"),
-           env: dict[str, str] | None = None, timeout: float = 120.0) -> Running:
-    """Start the app and wait for SERVER READY on its stderr."""
-    full_env = {**os.environ, "CODETTE_DATA_DIR": str(data_dir),
-                "CODETTE_CACHE_DIR": str(cache_dir), "PYTHONUNBUFFERED": "1"}
-    full_env.pop("NUMBA_CACHE_DIR", None)  # the app sets it from CODETTE_CACHE_DIR
-    if "--headless" in args:
-        full_env.pop("DISPLAY", None)
-        full_env.pop("WAYLAND_DISPLAY", None)
-    full_env.update(env or {})
-    started = time.monotonic()
-    process = subprocess.Popen(
-        [*command, *args], cwd=tempfile.gettempdir(), env=full_env, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    run = Running(process, started)
-    ready = threading.Event()
-
-    def pump_err() -> None:
-        assert process.stderr is not None
-        for line in process.stderr:
-            run.lines.append(line.rstrip("\n"))
-            match = READY.search(line)
-            if match and not ready.is_set():
-                run.ready_s = time.monotonic() - started
-                run.ws_url, run.port = match.group(1), int(match.group(3))
-                ready.set()
-
-    def pump_out() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            run.out.append(line.rstrip("\n"))
-
-    threading.Thread(target=pump_err, daemon=True).start()
-    threading.Thread(target=pump_out, daemon=True).start()
-    deadline = started + timeout
-    while not ready.wait(0.05):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise AssertionError("the app did not start:\n" + "\n".join(run.lines[-40:]))
-    return run
+           args: Sequence[str] = HEADLESS,
+           env: dict[str, str] | None = None, timeout: float = 120.0) -> AppProcess:
+    """Start the app (the bundle) and wait for SERVER READY on its stderr."""
+    return start_app(data_dir, args, command=command, cache_dir=cache_dir, env=env,
+                     timeout=timeout)
 
 
-@contextmanager
-def running(command: Sequence[str], **kwargs: Any) -> Iterator[Running]:
-    run = launch(command, **kwargs)
-    try:
-        yield run
-    finally:
-        if run.process.poll() is None:
-            run.process.send_signal(signal.SIGTERM)
-            try:
-                run.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                run.process.kill()
+def running(command: Sequence[str], *, data_dir: Path, cache_dir: Path,
+            args: Sequence[str] = HEADLESS, env: dict[str, str] | None = None,
+            timeout: float = 120.0) -> AbstractContextManager[AppProcess]:
+    """:func:`launch` as a context manager that stops the app on exit."""
+    return running_app(data_dir, args, command=command, cache_dir=cache_dir, env=env,
+                       timeout=timeout)
 
 
 def make_wav(seconds: float = 5.0, rate: int = 44_100) -> dict[str, str]:

@@ -73,7 +73,7 @@ def snapshot_before(bundle_exe: Path) -> dict[str, float]:
 
 @pytest.fixture(scope="module")
 def served(bundle_exe: Path, snapshot_before: dict[str, float],
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[bb.Running]:
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[bb.AppProcess]:
     """One headless bundle for the module; NUMBA_DEBUG_CACHE shows where numba caches."""
     run = bb.launch([str(bundle_exe)], data_dir=tmp_path_factory.mktemp("bundle-data"),
                     cache_dir=CACHE_DIR, env={"NUMBA_DEBUG_CACHE": "1"}, timeout=120)
@@ -85,17 +85,17 @@ def served(bundle_exe: Path, snapshot_before: dict[str, float],
             run.process.wait(timeout=10)
 
 
-def analyze_logged(run: bb.Running, kind: str, audio: dict[str, str], request_id: Any,
+def analyze_logged(run: bb.AppProcess, kind: str, audio: dict[str, str], request_id: Any,
                    timeout: float) -> dict[str, Any]:
     """bb.analyze, with the app's last log lines in the failure message."""
     try:
         return bb.analyze(run.ws_url, kind, audio, request_id=request_id, timeout=timeout)
     except Exception as exc:
         raise AssertionError(f"{kind} analysis failed ({exc!r}); the app's log ends:\n"
-                             + "\n".join(run.lines[-40:])) from exc
+                             + "\n".join(list(run.lines)[-40:])) from exc
 
 
-def numba_events(run: bb.Running) -> list[tuple[str, Path]]:
+def numba_events(run: bb.AppProcess) -> list[tuple[str, Path]]:
     return [(m.group(1), Path(m.group(2))) for m in map(NUMBA_LINE.search, run.out) if m]
 
 
@@ -132,7 +132,7 @@ def test_version_flag(bundle_exe: Path) -> None:
     assert result.stdout.strip() == f"codette-desktop {bb.project_version()}"
 
 
-def test_ws_test_cli_passes(served: bb.Running) -> None:
+def test_ws_test_cli_passes(served: bb.AppProcess) -> None:
     cli = REPO / ".venv" / "bin" / "codette-ws-test"
     command = [str(cli)] if cli.exists() else [sys.executable, "-m", "codette_desktop.cli.ws_test"]
     result = subprocess.run([*command, "--url", served.ws_url, "--timeout", "30"],
@@ -140,7 +140,7 @@ def test_ws_test_cli_passes(served: bb.Running) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_version_in_status_and_health(served: bb.Running) -> None:
+def test_version_in_status_and_health(served: bb.AppProcess) -> None:
     version = bb.project_version()
     status = bb.request(served.ws_url, {"type": "status", "id": "s1"})
     assert status["type"] == "status_response" and status["version"] == version
@@ -150,7 +150,7 @@ def test_version_in_status_and_health(served: bb.Running) -> None:
     assert health["version"] == version
 
 
-def test_bundled_portaudio_is_loaded(served: bb.Running) -> None:
+def test_bundled_portaudio_is_loaded(served: bb.AppProcess) -> None:
     """sounddevice opens PortAudio by name; the runtime hook makes that the bundle's copy."""
     status = bb.request(served.ws_url, {"type": "status", "id": "s2"})
     assert status["capture"]["state"] != "unavailable", status["capture"]
@@ -199,14 +199,14 @@ def test_capture_through_pulseaudio(bundle_exe: Path, tmp_path: Path,
         pulse_gen.close()
 
 
-def test_loudness_analysis(served: bb.Running, audio: dict[str, str]) -> None:
+def test_loudness_analysis(served: bb.AppProcess, audio: dict[str, str]) -> None:
     reply = analyze_logged(served, "loudness", audio, 1, timeout=120)
     assert reply["type"] == "analysis_response" and reply["status"] == "success", reply
     lufs = measurement(reply, "integrated_lufs")
     assert isinstance(lufs, float | int) and math.isfinite(lufs) and -40 < lufs < 0
 
 
-def test_full_analysis_and_numba_cache(served: bb.Running, audio: dict[str, str]) -> None:
+def test_full_analysis_and_numba_cache(served: bb.AppProcess, audio: dict[str, str]) -> None:
     reply = analyze_logged(served, "full", audio, 2, timeout=400)
     assert reply["type"] == "analysis_response" and reply["status"] == "success", reply
     lufs = measurement(reply, "integrated_lufs")
@@ -214,19 +214,19 @@ def test_full_analysis_and_numba_cache(served: bb.Running, audio: dict[str, str]
     assert "tempo_bpm" in reply["analysis"]["measurements"], "full has tempo and key"
     served.wait_for_line(bb.WARMED.pattern, timeout=60)
     events = numba_events(served)
-    assert events, "numba reported no cache activity:\n" + "\n".join(served.out[-20:])
+    assert events, "numba reported no cache activity:\n" + "\n".join(list(served.out)[-20:])
     outside = {path for _, path in events if CACHE_DIR / "numba" not in path.parents}
     assert not outside, f"numba cached outside CODETTE_CACHE_DIR/numba: {sorted(outside)[:5]}"
     assert list((CACHE_DIR / "numba").glob("*/*.nbi")), "no numba index files were written"
 
 
-def test_sigterm_exits_0(served: bb.Running) -> None:
+def test_sigterm_exits_0(served: bb.AppProcess) -> None:
     assert served.stop(timeout=30) == 0
     assert any("shutting down" in line for line in served.lines)
 
 
 def test_nothing_was_written_into_the_bundle(
-        bundle_exe: Path, served: bb.Running, snapshot_before: dict[str, float]) -> None:
+        bundle_exe: Path, served: bb.AppProcess, snapshot_before: dict[str, float]) -> None:
     """Logs, data and caches go to the user's folders: the bundle can be read-only."""
     served.stop(timeout=30)
     after = bundle_snapshot(bundle_exe.parent)
