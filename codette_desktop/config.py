@@ -97,6 +97,9 @@ class Settings:
     log_level: str = "INFO"
     data_dir: Path = field(default_factory=default_data_dir)
     cache_dir: Path = field(default_factory=default_cache_dir)
+    # Settings whose value came from CODETTE_* or a flag and was not changed since: saving
+    # keeps the file's own value for them, so `--port 0` never ends up in settings.json.
+    overridden: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
         validate(self)
@@ -119,13 +122,15 @@ class Settings:
         return self.data_dir / "logs"
 
     def replace(self, **changes: Any) -> Settings:
-        return dataclasses.replace(self, **changes)
+        """A copy with ``changes``; a setting given a new value is no longer overridden."""
+        changed = {k for k, v in changes.items() if getattr(self, k) != v}
+        return dataclasses.replace(self, overridden=self.overridden - changed, **changes)
 
     def to_json(self) -> dict[str, Any]:
         """The user-editable part, as saved in settings.json (paths are not saved)."""
         out: dict[str, Any] = {}
         for f in fields(self):
-            if f.name in ("data_dir", "cache_dir"):
+            if f.name in ("data_dir", "cache_dir", "overridden"):
                 continue
             value = getattr(self, f.name)
             out[f.name] = list(value) if isinstance(value, tuple) else value
@@ -220,7 +225,7 @@ def settings_from_mapping(values: Mapping[str, Any], base: Settings | None = Non
         changes["log_level"] = changes["log_level"].upper()
     if base is None:
         return Settings(**changes)
-    return dataclasses.replace(base, **changes)
+    return base.replace(**changes)
 
 
 def load_settings(
@@ -255,14 +260,27 @@ def load_settings(
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     settings = settings_from_mapping(env_values, settings)
-    return settings_from_mapping(dict(overrides or {}), settings)
+    settings = settings_from_mapping(dict(overrides or {}), settings)
+    return dataclasses.replace(
+        settings, overridden=frozenset(env_values) | frozenset(overrides or {}))
 
 
 def save_settings(settings: Settings, path: Path | None = None) -> Path:
     """Write atomically (temp file + rename) so a crash never leaves a half-written file."""
     target = path or settings.settings_path
     target.parent.mkdir(parents=True, exist_ok=True)
+    values = settings.to_json()
+    if settings.overridden:
+        try:
+            saved = json.loads(target.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            saved = {}
+        for key in settings.overridden & values.keys():
+            if isinstance(saved, dict) and key in saved:
+                values[key] = saved[key]
+            else:
+                del values[key]
     tmp = target.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(settings.to_json(), indent=2) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps(values, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, target)
     return target

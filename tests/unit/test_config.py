@@ -74,3 +74,18 @@ def test_save_and_reload_round_trip(tmp_path: Path) -> None:
     again = load_settings(config_path=path, environ={})
     assert again.port == 8123 and again.allowed_origins == ("http://localhost:9999",)
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_flags_and_env_are_not_persisted_unless_changed(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"port": 9001}))
+    s = load_settings(config_path=path, environ={"CODETTE_STATUS_INTERVAL_S": "7"},
+                      overrides={"port": 0})
+    assert (s.port, s.status_interval_s) == (0, 7.0)
+    save_settings(s.replace(start_minimised=True), path)
+    saved = json.loads(path.read_text())
+    assert saved["port"] == 9001  # the file's value, not the --port 0 of this run
+    assert "status_interval_s" not in saved
+    assert saved["start_minimised"] is True
+    save_settings(s.replace(port=8124), path)  # changed in the dialog: saved
+    assert json.loads(path.read_text())["port"] == 8124
