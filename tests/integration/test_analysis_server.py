@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -195,3 +196,22 @@ def test_disconnect_mid_analysis_leaves_the_server_serving(app_server: AppProces
     reply = analyze(other, encoded(stereo_sine(3, -18.0), "wav"))
     assert reply["status"] == "success"
     other.close()
+
+
+def test_full_waits_for_the_warm_up_and_loudness_does_not(tmp_path: Path) -> None:
+    """Issue 3: with a cold numba cache, a loudness analysis sent right after READY is
+    answered during the warm-up; a full one is answered once the warm-up has ended."""
+    warmed = r"analysis warm-up finished"
+    with running_app(tmp_path / "data", cache_dir=tmp_path / "cold-cache") as app:
+        c = Client(app.ws_url)
+        audio = encoded(stereo_sine(5, -18.0), "wav")
+        c.send({"type": "analyze", "id": "full", "analysis_type": "full", "audio": audio})
+        c.send({"type": "analyze", "id": "loud", "analysis_type": "loudness", "audio": audio})
+        first = c.recv(timeout=120)
+        assert first["id"] == "loud" and first["status"] == "success"
+        assert not any(re.search(warmed, line) for line in app.lines)
+        second = c.recv(timeout=300)
+        assert second["id"] == "full" and second["status"] == "success"
+        assert "tempo_bpm" in second["analysis"]["measurements"]
+        app.wait_for_line(warmed, timeout=5)
+        c.close()
