@@ -140,14 +140,19 @@ def test_levels_arrive_at_most_30_times_a_second(pulse: PulseAudioEnv) -> None:
     assert all(len(e.peak_dbfs) == 2 and len(e.rms_dbfs) == 2 for e in rec.levels())
 
 
-def _burn_cpu(seconds: float) -> int:
-    """CPU-heavy analysis stand-in: FFTs of 1 Mi samples until ``seconds`` have passed."""
+def _analyse_for(seconds: float) -> int:
+    """Codette's own full analysis (the worker entry point) of a 20 s stereo signal, back
+    to back until ``seconds`` have passed; returns how many completed."""
+    from codette_desktop.analysis.worker import run_job
+
     rng = np.random.default_rng(0)
-    x = rng.standard_normal(1 << 20)
+    mix = (0.1 * rng.standard_normal((20 * 44100, 2))).astype(np.float32)
+    job = {"kind": "audio", "audio": None, "samples": mix, "sample_rate": 44100,
+           "track": {}, "analysis_type": "full"}
     done = 0
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        np.fft.irfft(np.fft.rfft(x))
+        assert run_job(job)["ok"]
         done += 1
     return done
 
@@ -164,7 +169,7 @@ def test_no_overflows_in_30_s_while_another_process_analyses(
         loop = asyncio.get_running_loop()
         service = CaptureService(observer=rec)
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            burners = [loop.run_in_executor(pool, _burn_cpu, 33.0) for _ in range(workers)]
+            burners = [loop.run_in_executor(pool, _analyse_for, 33.0) for _ in range(workers)]
             await service.start(device=DEVICE, sample_rate=RATE)
             player = pulse.play(wav)
             try:
@@ -185,7 +190,7 @@ def test_no_overflows_in_30_s_while_another_process_analyses(
                 player.wait()
             await service.close()
             work = await asyncio.gather(*burners)
-        assert all(n > 10 for n in work), f"the analysis processes did little work: {work}"
+        assert all(n >= 1 for n in work), f"the analyses did not run: {work}"
         assert state.overflows == 0
         assert levels is not None and levels.overflows == 0
         # Independent of both counters: frames received match the time that passed.
