@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import multiprocessing
 import os
 import threading
 import time
@@ -168,7 +169,9 @@ def test_no_overflows_in_30_s_while_another_process_analyses(
     async def main() -> None:
         loop = asyncio.get_running_loop()
         service = CaptureService(observer=rec)
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # spawn: forking a test process that already runs Qt and audio threads is unsafe.
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
             burners = [loop.run_in_executor(pool, _analyse_for, 33.0) for _ in range(workers)]
             await service.start(device=DEVICE, sample_rate=RATE)
             player = pulse.play(wav)
