@@ -297,6 +297,10 @@ def test_rate_limit_then_policy_close(tmp_path: Path) -> None:
     with running_app(tmp_path, env={"CODETTE_RATE_LIMIT_PER_S": "20"}) as app:
         flooder = Client(app.ws_url)
         bystander = Client(app.ws_url)
+        # Within the budget every request is answered...
+        for i in range(10):
+            assert flooder.request({"type": "ping", "id": f"ok{i}"})["type"] == "pong"
+        # ...a flood is refused, and a client that keeps flooding is closed with 1008.
         codes = []
         try:
             for i in range(400):
@@ -306,6 +310,6 @@ def test_rate_limit_then_policy_close(tmp_path: Path) -> None:
                 codes.append(reply.get("code") or reply["type"])
         except ConnectionClosed as exc:
             assert exc.rcvd is not None and exc.rcvd.code == 1008
-        assert "pong" in codes and "rate_limited" in codes
+        assert codes.count("rate_limited") >= 200
         assert bystander.request({"type": "ping"})["type"] == "pong"
         bystander.close()
