@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,9 +137,5 @@ def running_app(data_dir: Path, args: Sequence[str] = HEADLESS,
     try:
         yield app
     finally:
-        if app.process.poll() is None:
-            app.process.send_signal(signal.SIGTERM)
-            try:
-                app.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                app.process.kill()
+        with suppress(subprocess.TimeoutExpired):  # terminate() has killed it then
+            app.terminate(timeout=20)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-RequestId = str | int | float | None
+from codette_desktop.protocol.messages import RequestId
 
 ERROR_CODES = frozenset({
     "invalid_json", "invalid_message", "unknown_type", "invalid_field", "payload_too_large",
