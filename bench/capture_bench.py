@@ -159,7 +159,7 @@ async def phase_websocket(seconds: float, device: str, rate: int, channels: int
 
     from codette_desktop.config import Settings, resources_dir
     from codette_desktop.engine import CodetteEngine, KnowledgeBase, MemoryStore
-    from codette_desktop.server.ws_server import CodetteServer
+    from codette_desktop.server.server import CodetteServer
     from codette_desktop.services.analysis_pool import AnalysisPool
     from codette_desktop.services.codette_service import CodetteService
 

@@ -58,8 +58,8 @@ def setup_logging(settings: Settings) -> Path:
     rotating.setFormatter(fmt)
     root.addHandler(rotating)
     logging.getLogger("codette.server.ready").setLevel(logging.INFO)
-    # websockets logs every rejected handshake at INFO; keep those for DEBUG runs.
-    logging.getLogger("codette.websockets").setLevel(
+    # uvicorn logs every handshake and connection at INFO; the server logs what matters.
+    logging.getLogger("uvicorn").setLevel(
         logging.DEBUG if settings.log_level == "DEBUG" else logging.WARNING)
     return log_file
 
@@ -89,7 +89,7 @@ class Application:
     def __init__(self, settings: Settings, *, headless: bool) -> None:
         from codette_desktop.capture import CaptureService
         from codette_desktop.engine import CodetteEngine, KnowledgeBase, MemoryStore
-        from codette_desktop.server.ws_server import CodetteServer
+        from codette_desktop.server.server import CodetteServer
         from codette_desktop.services.analysis_pool import AnalysisPool
         from codette_desktop.services.codette_service import CodetteService
         from codette_desktop.services.observers import ObserverHub

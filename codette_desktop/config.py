@@ -28,7 +28,8 @@ MIB = 1024 * 1024
 
 DEFAULT_ALLOWED_ORIGINS: tuple[str, ...] = tuple(
     f"http://{host}:{port}"
-    for port in (5173, 5174, 5175, 3000)
+    # Vite dev (5173, moving up when busy), vite preview (4173), CRA/Next (3000).
+    for port in (5173, 5174, 5175, 4173, 3000)
     for host in ("localhost", "127.0.0.1")
 )
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
@@ -83,6 +84,9 @@ class Settings:
     # Binding to anything but loopback exposes the server to the network: explicit opt-in.
     allow_non_loopback: bool = False
     allowed_origins: tuple[str, ...] = DEFAULT_ALLOWED_ORIGINS
+    # "Origin: null" is sent by file:// pages (an Electron build) but also by sandboxed
+    # iframes of any site: only when the user says so.
+    allow_null_origin: bool = False
     # Extra names accepted in the Host header besides loopback (DNS-rebinding defence).
     allowed_hosts: tuple[str, ...] = ()
     auth_token: str | None = None
@@ -91,6 +95,8 @@ class Settings:
     max_audio_message_bytes: int = 128 * MIB
     rate_limit_per_s: float = 1000.0
     max_concurrent_analyses: int = 2
+    # Connections at once (WebSocket and HTTP); kept below the open-file limit.
+    max_connections: int = 4096
     allow_client_capture: bool = True
     start_at_login: bool = False
     start_minimised: bool = False
@@ -160,6 +166,8 @@ def validate(s: Settings) -> None:
         raise ConfigError("max_audio_message_bytes must be at least 64 MiB (the contract)")
     if s.rate_limit_per_s <= 0:
         raise ConfigError("rate_limit_per_s must be positive")
+    if not 1 <= s.max_connections <= 1_000_000:
+        raise ConfigError("max_connections must be 1 to 1000000")
     if s.max_concurrent_analyses < 1:
         raise ConfigError("max_concurrent_analyses must be at least 1")
     if s.log_level not in LOG_LEVELS:
@@ -207,6 +215,7 @@ def _coerce(name: str, raw: Any, target: Any) -> Any:
 
 _FIELD_KINDS: dict[str, Any] = {
     "host": str, "port": int, "allow_non_loopback": bool, "allowed_origins": "tuple",
+    "allow_null_origin": bool, "max_connections": int,
     "allowed_hosts": "tuple", "auth_token": "str | None", "status_interval_s": float,
     "max_message_bytes": int, "max_audio_message_bytes": int, "rate_limit_per_s": float,
     "max_concurrent_analyses": int, "allow_client_capture": bool, "start_at_login": bool,

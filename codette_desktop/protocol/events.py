@@ -57,6 +57,26 @@ class MessageLogged:
 
 
 @dataclass(frozen=True, slots=True)
+class HttpRequestLogged:
+    method: str
+    path: str
+    status: int
+    size: int  # response body bytes
+    duration_ms: float
+    origin: str | None
+    peer: str
+    at: float  # time.time()
+
+
+@dataclass(frozen=True, slots=True)
+class OriginRefused:
+    """A page from an origin not on the allow-list tried to reach the server."""
+
+    origin: str
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
 class ChatExchanged:
     client_id: str
     session_id: str
@@ -104,6 +124,8 @@ Event = (
     | ClientConnected
     | ClientDisconnected
     | MessageLogged
+    | HttpRequestLogged
+    | OriginRefused
     | ChatExchanged
     | AnalysisCompleted
     | AnalysisWarmedUp

@@ -35,8 +35,8 @@ log = logging.getLogger("codette.qt")
 FLUSH_INTERVAL_MS = 33  # ~30 Hz: the fastest anything on screen needs to change
 MAX_PENDING_MESSAGES = 5000  # the log keeps 5,000 rows; more in one batch would be dropped
 # Settings the running server reads only when it starts.
-RESTART_FIELDS = ("host", "port", "allow_non_loopback", "allowed_origins", "allowed_hosts",
-                  "auth_token", "status_interval_s")
+# Origins, hosts and the token are read live by every request: no restart for those.
+RESTART_FIELDS = ("host", "port", "allow_non_loopback", "status_interval_s", "max_connections")
 
 
 def needs_restart(old: Settings, new: Settings) -> bool:

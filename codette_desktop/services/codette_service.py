@@ -17,10 +17,10 @@ from typing import Any, TypeVar
 from codette_desktop import PROTOCOL_VERSION, __version__
 from codette_desktop.capture import CaptureService, list_input_devices, portaudio_status
 from codette_desktop.config import Settings
-from codette_desktop.engine import ChatQuery, CodetteEngine, MemoryStore, validate_perspective
+from codette_desktop.engine import ChatQuery, CodetteEngine, MemoryStore
 from codette_desktop.errors import AudioDeviceError, MessageTooLarge, ProtocolError
 from codette_desktop.protocol import events, messages, replies
-from codette_desktop.server.ws_server import ClientInfo, CodetteServer
+from codette_desktop.server.server import ClientInfo, CodetteServer
 from codette_desktop.services.analysis_pool import AnalysisPool, audio_job
 
 log = logging.getLogger("codette.service")
@@ -95,13 +95,33 @@ class CodetteService:
     def client_closed(self, client: ClientInfo) -> None:
         pass
 
+    def answer_now(
+        self, request: messages.Request, client: ClientInfo
+    ) -> dict[str, Any] | None:
+        """Replies that need no waiting, sent inline by the server (no task, no thread)."""
+        rid = request.id
+        match request:
+            case messages.Ping():
+                return replies.reply("pong", rid)
+            case messages.Perspectives():
+                return replies.reply("perspectives_response", rid,
+                                     perspectives=self.engine.perspectives())
+            case messages.Subscribe():
+                if request.unsubscribe:
+                    self.server.unsubscribe(client, request.events)
+                else:
+                    self.server.subscribe(client, request.events, request.rate_hz)
+                return replies.reply(
+                    "subscribed", rid, events=sorted(client.subscriptions),
+                    rate_hz=client.subscriptions.get("audio_levels"),
+                )
+        return None
+
     async def handle(
         self, request: messages.Request, client: ClientInfo
     ) -> AsyncIterator[dict[str, Any]]:
         rid = request.id
         match request:
-            case messages.Ping():
-                yield replies.reply("pong", rid)
             case messages.Status():
                 yield replies.reply("status_response", rid, **await self._status())
             case messages.Chat():
@@ -109,14 +129,14 @@ class CodetteService:
                     yield message
             case messages.Analyze():
                 yield await self._analyze(request, client)
-            case messages.Perspectives():
-                yield replies.reply("perspectives_response", rid,
-                                    perspectives=self.engine.perspectives())
             case messages.History():
                 session = request.session_id or client.session_id
-                history = await asyncio.to_thread(self.memory.history, session, request.limit)
+                history, more = await asyncio.to_thread(
+                    self.memory.history_page, session, request.limit, HISTORY_PAGE_CHARS)
                 yield replies.reply("history_response", rid, session_id=session,
-                                    messages=history)
+                                    messages=history, has_more=more)
+            case messages.MemoryEntry():
+                yield await self._memory_entry(request, client)
             case messages.Devices():
                 devices = await _device_call(
                     self.capture.list_devices() if self.capture is not None
@@ -129,29 +149,37 @@ class CodetteService:
                     raise AudioDeviceError("capture is not available")
                 await _device_call(self.capture.stop(f"stopped by client {client.client_id}"))
                 yield replies.reply("capture_status", rid, **self._capture_state())
-            case messages.Subscribe():
-                if request.unsubscribe:
-                    self.server.unsubscribe(client, request.events)
-                else:
-                    self.server.subscribe(client, request.events, request.rate_hz)
-                yield replies.reply(
-                    "subscribed", rid, events=sorted(client.subscriptions),
-                    rate_hz=client.subscriptions.get("audio_levels"),
-                )
             case _:
-                raise ProtocolError("unknown_type", f"Unknown message type: {request}")
+                quick = self.answer_now(request, client)
+                if quick is None:
+                    raise ProtocolError("unknown_type",
+                                        f"Unknown message type: {type(request).__name__}")
+                yield quick
+
+    async def _memory_entry(
+        self, request: messages.MemoryEntry, client: ClientInfo
+    ) -> dict[str, Any]:
+        entry = None
+        if request.entry_id.isdigit():
+            entry = await asyncio.to_thread(
+                self.memory.message, client.session_id, int(request.entry_id))
+        if entry is None:
+            raise ProtocolError("invalid_field", f"No remembered interaction "
+                                f"{messages.printable(request.entry_id)!r} in your history",
+                                field="entry_id", request_id=request.id)
+        return replies.reply("memory_entry_response", request.id,
+                             entry={**entry, "id": str(entry["id"])})
 
     # -- chat ----------------------------------------------------------------------------
 
     async def _chat(
         self, request: messages.Chat, client: ClientInfo
     ) -> AsyncIterator[dict[str, Any]]:
-        perspective = validate_perspective(request.perspective or "mix_engineering")
         query = ChatQuery(
             message=request.message,
             session_id=request.session_id or client.session_id,
-            perspective=perspective,
-            daw_context=request.daw_context,
+            perspective=request.perspective,
+            daw_context=request.daw_context.to_wire() if request.daw_context else None,
         )
         answer = await asyncio.to_thread(self.engine.answer, query)
         if request.stream:
@@ -166,6 +194,8 @@ class CodetteService:
             session_id=answer.session_id,
             sources=answer.sources,
             suggestions=answer.suggestions,
+            engine="builtin",
+            source="codette-knowledge-base",
         )
         self._observer(events.ChatExchanged(
             client_id=client.client_id, session_id=answer.session_id,
@@ -176,7 +206,8 @@ class CodetteService:
     # -- analysis ------------------------------------------------------------------------
 
     async def _analyze(self, request: messages.Analyze, client: ClientInfo) -> dict[str, Any]:
-        job: dict[str, Any] = {"track": request.track, "analysis_type": request.analysis_type}
+        job: dict[str, Any] = {"track": request.track.to_job(),
+                               "analysis_type": request.analysis_type}
         if request.audio is not None:
             job = audio_job(request)
         elif request.capture_seconds is not None:
@@ -185,13 +216,14 @@ class CodetteService:
             samples, rate = self.capture.latest(request.capture_seconds)
             job.update(kind="audio", audio=None, samples=samples, sample_rate=rate)
         else:
-            job.update(kind="metadata", audio_data=request.audio_data or {})
+            levels = request.levels.to_job() if request.levels is not None else {}
+            job.update(kind="metadata", audio_data=levels)
         return await self._analysis_reply(request, await self.analysis.run(job), client)
 
     async def handle_large(
-        self, frame: str, client: ClientInfo
+        self, frame: str, peek: messages.LargeFrame, client: ClientInfo
     ) -> AsyncIterator[dict[str, Any]]:
-        outcome = await self.analysis.run_frame(frame)
+        outcome = await self.analysis.run_frame(frame, analysis_type=peek.analysis_type)
         if "too_large" in outcome:
             raise MessageTooLarge(f"a {outcome['too_large']!r} message may not exceed 1 MiB")
         if "error" in outcome:
@@ -203,7 +235,7 @@ class CodetteService:
     async def _analysis_reply(
         self, request: messages.Analyze, result: dict[str, Any], client: ClientInfo
     ) -> dict[str, Any]:
-        track_id = request.track.get("track_id")
+        track_id = request.track.track_id
         if not result.get("ok"):
             return replies.reply(
                 "analysis_response", request.id, status="error", trackId=track_id,
@@ -213,7 +245,7 @@ class CodetteService:
             )
         analysis = result["analysis"]
         session = request.session_id or client.session_id
-        track_name = request.track.get("track_name")
+        track_name = request.track.track_name
         await asyncio.to_thread(self.engine.record_analysis, session, track_name, analysis)
         self._observer(events.AnalysisCompleted(
             client_id=client.client_id, track_name=track_name, analysis=analysis))
@@ -274,6 +306,9 @@ class CodetteService:
         }
 
 
+# A history reply holds at most this much message text (newest first), so no request can
+# make one reply huge; the client asks again with a smaller limit to page back.
+HISTORY_PAGE_CHARS = 256 * 1024
 # PortAudio calls can wedge inside a broken driver; the client still gets an answer.
 DEVICE_TIMEOUT_S = 10.0
 

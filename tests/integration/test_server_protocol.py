@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from email.message import Message
 import socket
 import time
 import urllib.error
@@ -226,13 +227,14 @@ def _next_of(c: Client, type_: str, timeout: float = 5.0) -> dict:
 # -- plain HTTP on the same port ----------------------------------------------------------
 
 def _http(url: str, method: str = "GET", headers: dict[str, str] | None = None
-          ) -> tuple[int, bytes, dict[str, str]]:
+          ) -> tuple[int, bytes, Message]:
+    """Status, body and the (case-insensitive) headers of one request."""
     req = urllib.request.Request(url, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(req, timeout=10) as response:
-            return response.status, response.read(), dict(response.headers)
+            return response.status, response.read(), response.headers
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.read(), dict(exc.headers)
+        return exc.code, exc.read(), exc.headers
 
 
 def test_health(app_server: AppProcess) -> None:
