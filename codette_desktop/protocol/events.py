@@ -49,11 +49,12 @@ class ClientDisconnected:
 @dataclass(frozen=True, slots=True)
 class MessageLogged:
     client_id: str
-    direction: str  # "in" | "out"
+    direction: str  # "in" | "out" (WebSocket), "http" (one HTTP request and its reply)
     type: str
     size: int  # bytes on the wire
     preview: str  # at most PREVIEW_CHARS characters
     at: float  # time.time()
+    status: int | None = None  # the HTTP status, for "http" rows
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,16 @@ MAX_PENDING_MESSAGES = 5000  # the log keeps 5,000 rows; more in one batch would
 RESTART_FIELDS = ("host", "port", "allow_non_loopback", "status_interval_s", "max_connections")
 
 
+def http_log_row(event: events.HttpRequestLogged) -> events.MessageLogged:
+    """An HTTP request as a row of the dashboard's message log."""
+    who = event.origin or f"native {event.peer}"
+    return events.MessageLogged(
+        client_id=f"HTTP {who}", direction="http", type=f"{event.method} {event.path}",
+        size=event.size, at=event.at, status=event.status,
+        preview=f"{event.status} in {event.duration_ms:.1f} ms",
+    )
+
+
 def needs_restart(old: Settings, new: Settings) -> bool:
     return any(getattr(old, name) != getattr(new, name) for name in RESTART_FIELDS)
 
@@ -65,6 +75,8 @@ class ServiceBridge(QObject):
         capture_failed(str message): a capture request from the UI failed (the
             AudioDeviceError text, e.g. the device cannot be opened).
         action_failed(str message): a request made from the UI failed.
+        origin_refused(str origin): a page from an origin not on the allow-list tried to
+            connect (once per origin until the UI asks again).
     """
 
     server_started = Signal(str, int)
@@ -83,6 +95,7 @@ class ServiceBridge(QObject):
     devices_listed = Signal(list)
     capture_failed = Signal(str)
     action_failed = Signal(str)
+    origin_refused = Signal(str)
 
     # Carries events reported from another thread to the GUI thread.
     _foreign_event = Signal(object)
@@ -177,11 +190,11 @@ class ServiceBridge(QObject):
     def _dispatch(self, event: events.Event) -> None:
         match event:
             case events.MessageLogged():
-                if len(self._pending) == MAX_PENDING_MESSAGES:
-                    self.dropped_messages += 1
-                self._pending.append(event)
-                if not self._flush_timer.isActive():
-                    self._flush_timer.start()
+                self._queue_log_row(event)
+            case events.HttpRequestLogged():
+                self._queue_log_row(http_log_row(event))
+            case events.OriginRefused():
+                self.origin_refused.emit(event.origin)
             case events.LevelsMeasured():
                 self.levels_measured.emit(event)
             case events.ServerStarted():
@@ -210,6 +223,13 @@ class ServiceBridge(QObject):
                 self.capture_event = event
                 self.capture_state_changed.emit(event)
                 self.state_changed.emit()
+
+    def _queue_log_row(self, row: events.MessageLogged) -> None:
+        if len(self._pending) == MAX_PENDING_MESSAGES:
+            self.dropped_messages += 1
+        self._pending.append(row)
+        if not self._flush_timer.isActive():
+            self._flush_timer.start()
 
     def _on_flush_timer_timeout(self) -> None:
         self.flush()

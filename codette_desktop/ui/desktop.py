@@ -25,6 +25,7 @@ from codette_desktop.services.codette_service import CodetteService
 from codette_desktop.services.observers import ObserverHub
 from codette_desktop.ui import icons
 from codette_desktop.ui.dashboard import DashboardWindow
+from codette_desktop.ui.permission_prompt import ALLOW, OriginPrompt
 from codette_desktop.ui.port_dialog import PortInUseBox, ask_for_port, next_free_port
 from codette_desktop.ui.settings_dialog import SettingsDialog
 from codette_desktop.ui.tray import APP_TITLE, TrayController
@@ -59,6 +60,12 @@ def claim_single_instance(settings: Settings) -> SingleInstance | None:
     return None
 
 
+def _can_allow(origin: str) -> bool:
+    """Only what the settings can hold: an http(s) origin, or the null origin."""
+    return origin == "null" or (origin.startswith(("http://", "https://"))
+                                and not origin.endswith("/") and len(origin) <= 200)
+
+
 class DesktopUI(QObject):
     def __init__(
         self,
@@ -79,6 +86,9 @@ class DesktopUI(QObject):
         self._recovering = False
         self._tasks: set[asyncio.Future[Any]] = set()
         self._close_notice_shown = False
+        # Origins asked about this session: a page retrying in a loop is asked once.
+        self._origins_asked: set[str] = set()
+        self.origin_prompts: dict[str, OriginPrompt] = {}
         if tray_available is None:
             tray_available = QSystemTrayIcon.isSystemTrayAvailable()
         self.tray: TrayController | None = None
@@ -97,6 +107,7 @@ class DesktopUI(QObject):
         self.dashboard.quit_requested.connect(self.quit)
         self.dashboard.settings_requested.connect(self.open_settings)
         self.bridge.port_in_use.connect(self._on_bridge_port_in_use)
+        self.bridge.origin_refused.connect(self._on_bridge_origin_refused)
         if instance is not None:
             instance.activation_requested.connect(self.show_dashboard)
         if self.tray is None or not service.settings.start_minimised:
@@ -140,6 +151,34 @@ class DesktopUI(QObject):
             self._warn(f"Could not save settings to {settings.settings_path}: {exc}")
         self._set_start_at_login(settings.start_at_login)
         self.bridge.apply_settings(settings)
+
+    # -- pages from origins not on the allow-list ---------------------------------------
+
+    def _on_bridge_origin_refused(self, origin: str) -> None:
+        if origin in self._origins_asked or not _can_allow(origin):
+            return
+        self._origins_asked.add(origin)
+        if self.tray is not None:
+            self.tray.notify(APP_TITLE, f"Blocked a connection from {origin}. "
+                                        "Allow it in the window that opened.")
+        prompt = OriginPrompt(origin, self.dashboard if self.dashboard.isVisible() else None)
+        prompt.answered.connect(self._on_origin_prompt_answered)
+        self.origin_prompts[origin] = prompt
+        prompt.show()
+        prompt.raise_()
+
+    def _on_origin_prompt_answered(self, origin: str, answer: str) -> None:
+        self.origin_prompts.pop(origin, None)
+        if answer != ALLOW:
+            log.info("the user denied %s for this session", origin)
+            return
+        settings = self.bridge.settings
+        if origin == "null":
+            settings = settings.replace(allow_null_origin=True)
+        elif origin not in settings.allowed_origins:
+            settings = settings.replace(allowed_origins=(*settings.allowed_origins, origin))
+        log.info("the user allowed %s; it is saved in allowed_origins", origin)
+        self.apply_settings(settings)
 
     def _on_tray_start_at_login_toggled(self, enabled: bool) -> None:
         self._set_start_at_login(enabled)
@@ -212,6 +251,8 @@ class DesktopUI(QObject):
     def shutdown(self) -> None:
         """Remove the tray icon and windows, let the next copy start (services stopped)."""
         self.bridge.close()
+        for prompt in list(self.origin_prompts.values()):
+            prompt.close()
         if self.tray is not None:
             self.tray.hide()
         if self.settings_dialog is not None:

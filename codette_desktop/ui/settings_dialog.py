@@ -54,6 +54,12 @@ class SettingsDialog(QDialog):
         self.origins = QPlainTextEdit("\n".join(settings.allowed_origins))
         self.origins.setPlaceholderText("http://localhost:5173")
         self.origins.setToolTip("One origin per line; browsers from other origins are refused")
+        self.allow_null_origin = QCheckBox("Allow pages with no origin (file:// pages, an "
+                                           "Electron build)")
+        self.allow_null_origin.setChecked(settings.allow_null_origin)
+        self.allow_null_origin.setToolTip(
+            "Browsers send 'Origin: null' for local files, but also for sandboxed frames of "
+            "any web site: allow it only if your DAW needs it.")
         self.status_interval = QDoubleSpinBox()
         self.status_interval.setRange(0.1, 3600.0)
         self.status_interval.setDecimals(1)
@@ -74,8 +80,8 @@ class SettingsDialog(QDialog):
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #c62828")
         self.error.hide()
-        note = QLabel("Changing the address, port, origins or status interval restarts the "
-                      "server; connected clients reconnect.")
+        note = QLabel("Changing the address, port or status interval restarts the server; "
+                      "connected clients reconnect. Origins apply at once.")
         note.setWordWrap(True)
 
         form = QFormLayout()
@@ -83,6 +89,7 @@ class SettingsDialog(QDialog):
         form.addRow("Bind address:", self.host)
         form.addRow("", self.allow_network)
         form.addRow("Allowed origins:", self.origins)
+        form.addRow("", self.allow_null_origin)
         form.addRow("Status interval:", self.status_interval)
         form.addRow("", self.allow_capture)
         form.addRow("", self.start_at_login)
@@ -105,6 +112,7 @@ class SettingsDialog(QDialog):
             "host": self.host.text().strip(),
             "allow_non_loopback": self.allow_network.isChecked(),
             "allowed_origins": [origin for origin in origins if origin],
+            "allow_null_origin": self.allow_null_origin.isChecked(),
             "status_interval_s": round(self.status_interval.value(), 1),
             "allow_client_capture": self.allow_capture.isChecked(),
             "start_at_login": self.start_at_login.isChecked(),
