@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import sys
 from typing import Any
 
 import uvicorn
@@ -142,10 +143,26 @@ class EmbeddedServer(uvicorn.Server):
 
 
 def bind_socket(host: str, port: int, *, backlog: int = 2048) -> socket.socket:
-    """Bind and listen; OSError (EADDRINUSE, EADDRNOTAVAIL, ...) goes to the caller."""
+    """Bind and listen; OSError (EADDRINUSE, EADDRNOTAVAIL, ...) goes to the caller.
+
+    The protocol is IPPROTO_TCP explicitly: asyncio turns Nagle's algorithm off only for
+    sockets whose ``proto`` says TCP, and accepted sockets inherit it. With ``proto`` 0
+    every keep-alive HTTP reply (head and body written separately) waited ~40 ms for
+    the client's delayed ACK.
+    """
     family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
-    sock = socket.create_server((host.strip("[]"), port), family=family, backlog=backlog)
-    sock.setblocking(False)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        if hasattr(socket, "SO_REUSEADDR") and sys.platform != "win32":
+            # Rebind at once after a restart (TIME_WAIT); a port another program
+            # listens on still fails with EADDRINUSE.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), port))
+        sock.listen(backlog)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
     return sock
 
 
