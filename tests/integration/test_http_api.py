@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 import pytest
+
 from app_process import AppProcess
 from conftest import Client
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from email.message import Message
 import socket
 import time
 import urllib.error
 import urllib.request
+from email.message import Message
 from pathlib import Path
 
 import pytest
