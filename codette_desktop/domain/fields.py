@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from codette_desktop.errors import ProtocolError
 
 MAX_ID_CHARS = 128
+# JSON may carry lone UTF-16 surrogates ("\ud800"); they are not text, no UTF-8 encoder
+# (SQLite's, a log file's) accepts them, so they become U+FFFD on the way in.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(value: str) -> str:
+    return _LONE_SURROGATE.sub("\ufffd", value) if not value.isascii() else value
 
 
 class WireFields:
@@ -45,7 +53,7 @@ class WireFields:
             raise self.bad(key, "a string")
         if len(value) > max_len:
             raise self.bad(key, f"at most {max_len} characters")
-        return value
+        return clean_text(value)
 
     def number(
         self, key: str, *, low: float = -math.inf, high: float = math.inf

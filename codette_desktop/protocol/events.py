@@ -78,6 +78,15 @@ class OriginRefused:
 
 
 @dataclass(frozen=True, slots=True)
+class CapturePermissionRequested:
+    """A page asked to use the microphone and the user has not answered for its origin."""
+
+    origin: str
+    device: str  # what it would open ("the default input" when none was named)
+    client_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class ChatExchanged:
     client_id: str
     session_id: str
@@ -127,6 +136,7 @@ Event = (
     | MessageLogged
     | HttpRequestLogged
     | OriginRefused
+    | CapturePermissionRequested
     | ChatExchanged
     | AnalysisCompleted
     | AnalysisWarmedUp

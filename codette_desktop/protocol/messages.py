@@ -121,6 +121,7 @@ class Analyze(Request):
     audio: AudioPayload | None = None
     capture_seconds: float | None = None
     session_id: str | None = None
+    capture_token: str | None = None  # native clients analysing what is captured
 
     def __post_init__(self) -> None:
         if self.analysis_type not in ANALYSIS_TYPES:
@@ -145,6 +146,7 @@ class CaptureStart(Request):
     device: int | str | None = None
     sample_rate: int | None = None
     channels: int | None = None
+    capture_token: str | None = None  # native clients: the per-install token
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +154,7 @@ class Subscribe(Request):
     events: tuple[str, ...]
     rate_hz: float | None = None
     unsubscribe: bool = False
+    capture_token: str | None = None  # native clients subscribing to audio_levels
 
 
 # -- studio tools (the frontend's REST routes; also accepted over the WebSocket) -----------
@@ -349,6 +352,7 @@ def _analyze(rid: RequestId, f: WireFields) -> Analyze:
         audio=AudioPayload.from_wire(audio) if audio is not None else None,
         capture_seconds=seconds,
         session_id=f.string("session_id", max_len=MAX_ID_CHARS),
+        capture_token=_token(f),
     )
 
 
@@ -358,6 +362,10 @@ def _history(rid: RequestId, f: WireFields) -> History:
         session_id=f.string("session_id", max_len=MAX_ID_CHARS),
         limit=f.integer("limit", low=1, high=MAX_HISTORY_LIMIT) or DEFAULT_HISTORY_LIMIT,
     )
+
+
+def _token(f: WireFields) -> str | None:
+    return f.string("capture_token", max_len=256)
 
 
 def _capture_start(rid: RequestId, f: WireFields) -> CaptureStart:
@@ -373,6 +381,7 @@ def _capture_start(rid: RequestId, f: WireFields) -> CaptureStart:
         device=device,
         sample_rate=f.integer("sample_rate", low=8000, high=192000),
         channels=f.integer("channels", low=1, high=8),
+        capture_token=_token(f),
     )
 
 
@@ -395,6 +404,7 @@ def _subscription(unsubscribe: bool) -> Any:
             events=tuple(dict.fromkeys(events)),
             rate_hz=None if rate is None else min(rate, MAX_LEVELS_RATE_HZ),
             unsubscribe=unsubscribe,
+            capture_token=_token(f),
         )
 
     return parse

@@ -77,6 +77,8 @@ class ServiceBridge(QObject):
         action_failed(str message): a request made from the UI failed.
         origin_refused(str origin): a page from an origin not on the allow-list tried to
             connect (once per origin until the UI asks again).
+        capture_permission_requested(CapturePermissionRequested): a page asked for the
+            microphone and the user has not answered for its origin.
     """
 
     server_started = Signal(str, int)
@@ -96,6 +98,7 @@ class ServiceBridge(QObject):
     capture_failed = Signal(str)
     action_failed = Signal(str)
     origin_refused = Signal(str)
+    capture_permission_requested = Signal(object)
 
     # Carries events reported from another thread to the GUI thread.
     _foreign_event = Signal(object)
@@ -195,6 +198,8 @@ class ServiceBridge(QObject):
                 self._queue_log_row(http_log_row(event))
             case events.OriginRefused():
                 self.origin_refused.emit(event.origin)
+            case events.CapturePermissionRequested():
+                self.capture_permission_requested.emit(event)
             case events.LevelsMeasured():
                 self.levels_measured.emit(event)
             case events.ServerStarted():
@@ -267,8 +272,16 @@ class ServiceBridge(QObject):
         if self.running and needs_restart(old, settings):
             self._schedule(self.restart_server(settings), "restart the server")
         else:
-            self._service.settings = settings
-            self._service.server.settings = settings
+            self._service.settings_changed(settings)
+
+    def answer_capture_permission(self, origin: str, answer: str) -> Settings | None:
+        """The user's answer to a page's microphone request (``once``/``always``/``deny``);
+        returns settings to save for a lasting answer."""
+        return self._service.answer_capture_permission(origin, answer)
+
+    def set_can_ask_user(self, can_ask: bool) -> None:
+        """A window is there to ask the user about a page's microphone request."""
+        self._service.can_ask_user = can_ask
 
     def list_capture_devices(self) -> None:
         """Ask for the input devices; the answer comes as ``devices_listed``."""

@@ -23,8 +23,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
-from codette_desktop.errors import CodetteError, ProtocolError
-from codette_desktop.protocol import messages, rest
+from codette_desktop.errors import ProtocolError
+from codette_desktop.protocol import messages, replies, rest
 from codette_desktop.server.access import AccessControl, Refusal, RequestHead
 
 if TYPE_CHECKING:
@@ -163,10 +163,9 @@ class CodetteApp:
                         rest.request_from_query(route, query, request.path_params), client)
                 else:
                     reply = await self._answer_body(route, request, client)
-            except ProtocolError as exc:
-                return _error_response(exc.code, exc.message, exc.field)
-            except CodetteError as exc:
-                return _error_response(exc.code, str(exc), getattr(exc, "field", None))
+            except Exception as exc:
+                error = replies.as_protocol_error(exc, None)
+                return _error_response(error.code, error.message, error.field)
             shaped = route.shape(reply) if route.shape is not None else reply
             status = 200
             if reply.get("type") == "error":
@@ -204,7 +203,8 @@ def _too_large(cap: int) -> str:
 
 
 def _error_response(code: str, message: str, field: str | None = None) -> Response:
-    return JSONResponse(rest.error_body(code, message, field), status_code=rest.http_status(code))
+    return JSONResponse(rest.error_body(code, replies.public_message(message), field),
+                        status_code=rest.http_status(code))
 
 
 def _refusal_response(refusal: Refusal) -> Response:

@@ -27,6 +27,8 @@ class ClientInfo:
     subscriptions: dict[str, float] = field(default_factory=dict)
     last_levels_sent: float = 0.0
     dropped_frames: int = 0
+    # Allowed to capture (consent or token checked): only such clients get meter frames.
+    capture_authorized: bool = False
 
     @property
     def address(self) -> str:

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from codette_desktop import PROTOCOL_VERSION, __version__
 from codette_desktop.config import Settings
 from codette_desktop.errors import AddressInUseError, ServerError
-from codette_desktop.protocol import events, messages, replies
+from codette_desktop.protocol import events, messages, replies, sessions
 from codette_desktop.protocol.policy import (
     ConnectionPolicy,
     Limits,
@@ -272,7 +272,7 @@ class CodetteServer:
             peer=f"{client_addr[0]}:{client_addr[1]}",
             origin=origin,
             connected_at=time.time(),
-            session_id=f"session-{client_id}",
+            session_id=sessions.new_secret(),
         )
         await send({"type": "websocket.accept"})
         session = WebSocketSession(self, client, send, ConnectionPolicy(
@@ -286,7 +286,7 @@ class CodetteServer:
             client_id=client_id, peer=client.peer, origin=client.origin,
             connected_at=client.connected_at, active_connections=len(self._sessions),
         ))
-        self._publish_connection_event("opened", client_id)
+        self._publish_connection_event("opened")
         try:
             await session.send(replies.welcome(
                 client_id=client_id, server_version=__version__,
@@ -309,7 +309,7 @@ class CodetteServer:
                 client_id=client_id, code=code, reason=session.close_reason,
                 active_connections=len(self._sessions),
             ))
-            self._publish_connection_event("closed", client_id)
+            self._publish_connection_event("closed")
 
     # -- HTTP callers --------------------------------------------------------------------
 
@@ -320,7 +320,7 @@ class CodetteServer:
         origin = head.get("origin")
         return ClientInfo(
             client_id=f"http-{next(self._ids)}", peer=f"{addr[0]}:{addr[1]}", origin=origin,
-            connected_at=time.time(), session_id=f"rest-{origin or 'native'}", kind="http",
+            connected_at=time.time(), session_id=sessions.new_secret(), kind="http",
         )
 
     async def answer(self, request: messages.Request, client: ClientInfo) -> dict[str, Any]:
@@ -406,6 +406,8 @@ class CodetteServer:
         now = time.monotonic()
         due = []
         for client in self.subscribers("audio_levels"):
+            if not client.capture_authorized:
+                continue
             # 5 % slack so a 30 Hz meter is not cut to 15 Hz by timer jitter.
             if now - client.last_levels_sent >= 0.95 / client.subscriptions["audio_levels"]:
                 client.last_levels_sent = now
@@ -413,12 +415,11 @@ class CodetteServer:
         if due:
             self.push(replies.audio_levels(levels), due)
 
-    def _publish_connection_event(self, event: str, client_id: str) -> None:
+    def _publish_connection_event(self, event: str) -> None:
         targets = [c.client_id for c in self.subscribers("connections")]
         if targets:
             self.push(replies.connection_event(
-                event=event, client_id=client_id, active_connections=len(self._sessions),
-            ), targets)
+                event=event, active_connections=len(self._sessions)), targets)
 
     async def _status_loop(self) -> None:
         interval = self.settings.status_interval_s

@@ -7,8 +7,10 @@ protocol subclasses add what a local server facing any web page needs:
 
 - :class:`HttpProtocol` closes a connection whose request head does not arrive within
   ``head_timeout_s`` (uvicorn waits for the first request forever: a few hundred half-open
-  sockets would hold file descriptors for good), and refuses new connections past
-  ``max_connections`` before reading anything.
+  sockets would hold file descriptors for good), and drops new connections past a hard
+  cap at once, to keep descriptors for the clients already served. Below that cap,
+  capacity refusals are clean 503 replies (uvicorn's ``limit_concurrency`` for HTTP, the
+  app's handshake check for ``/ws``).
 - :class:`WebSocketProtocol` exposes itself to the ASGI app (``scope["extensions"]``), so
   a connection can be closed even when its client stopped reading: uvicorn's ``send``
   waits for the socket to drain, which for such a client is never.
@@ -73,15 +75,13 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
 
 class HttpProtocol(HttpToolsProtocol):
     head_timeout_s: float = 10.0
-    max_connections: int = 4096
+    hard_cap: int = 4096 + 2 * 64
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[arg-type]
-        if len(self.connections) > self.max_connections:
-            # Past the cap: refuse at once, before any work, and free the descriptor.
-            self.transport.write(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n"
-                                 b"connection: close\r\n\r\n")
-            self.transport.close()
+        if len(self.connections) > self.hard_cap:
+            # Far past capacity (a flood of sockets): free the descriptor at once.
+            self.transport.abort()
             return
         self._head_timer: asyncio.TimerHandle | None = self.loop.call_later(
             self.head_timeout_s, self._on_head_timeout)
@@ -166,10 +166,16 @@ def bind_socket(host: str, port: int, *, backlog: int = 2048) -> socket.socket:
     return sock
 
 
+# HTTP requests beyond the WebSocket cap still get answers (/health above all), up to this
+# many at once; past twice that, new sockets are dropped unanswered.
+HTTP_HEADROOM = 64
+
+
 def make_config(app: Any, *, max_frame_bytes: int, head_timeout_s: float,
                 max_connections: int, server_header: str) -> uvicorn.Config:
     http_protocol = type("CodetteHttpProtocol", (HttpProtocol,), {
-        "head_timeout_s": head_timeout_s, "max_connections": max_connections})
+        "head_timeout_s": head_timeout_s,
+        "hard_cap": max_connections + 2 * HTTP_HEADROOM})
     return uvicorn.Config(
         app,
         http=http_protocol,
@@ -188,6 +194,7 @@ def make_config(app: Any, *, max_frame_bytes: int, head_timeout_s: float,
         headers=[("server", server_header)],
         proxy_headers=False,  # nothing proxies a loopback server; never trust X-Forwarded-*
         timeout_keep_alive=5,
+        limit_concurrency=max_connections + HTTP_HEADROOM,
         timeout_graceful_shutdown=1,
         h11_max_incomplete_event_size=64 * 1024,
     )

@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from codette_desktop.errors import CodetteError, MessageTooLarge, ProtocolError
+from codette_desktop.errors import MessageTooLarge, ProtocolError
 from codette_desktop.protocol import messages, replies
 from codette_desktop.protocol.policy import (
     Admission,
@@ -122,7 +122,11 @@ class WebSocketSession:
         except ProtocolError as exc:
             await self.send_error(exc)
             return
-        reply = self.server.handler.answer_now(request, self.client)
+        try:
+            reply = self.server.handler.answer_now(request, self.client)
+        except Exception as exc:  # the same error replies as for a request in a task
+            await self.send_error(replies.as_protocol_error(exc, request.id))
+            return
         if reply is not None:
             await self.send(reply)
             return
@@ -204,18 +208,8 @@ class WebSocketSession:
             pass
         except (MessageTooLarge, asyncio.CancelledError):
             raise
-        except ProtocolError as exc:
-            if exc.request_id is None:
-                exc.request_id = request_id
-            await self.send_error(exc)
-        except CodetteError as exc:
-            await self.send_error(ProtocolError(
-                exc.code, str(exc), field=getattr(exc, "field", None), request_id=request_id))
-        except Exception:
-            log.exception("unexpected error while handling a request")
-            await self.send_error(ProtocolError(
-                "internal_error", "The server hit an unexpected error; it is still running",
-                request_id=request_id))
+        except Exception as exc:
+            await self.send_error(replies.as_protocol_error(exc, request_id))
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -226,9 +220,10 @@ class WebSocketSession:
             raise ClientGone
         size = len(text)
         if not self._budget.reserve(self.waiting_bytes, size):
-            log.warning("closing %s: %d bytes wait for it and it does not read them",
-                        self.client.client_id, self.waiting_bytes)
-            self.server.abuse_closed(self.client, "not reading its replies")
+            # Closed, not penalised: a frozen browser tab looks the same and should be able to
+            # reconnect once it wakes up.
+            log.warning("closing %s (Origin %r): not reading its replies",
+                        self.client.client_id, self.client.origin)
             await self.close(CLOSE_POLICY, "client does not read its replies")
             raise ClientGone
         self.waiting_bytes += size

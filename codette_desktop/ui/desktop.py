@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from codette_desktop.config import Settings, save_settings
 from codette_desktop.errors import AddressInUseError
+from codette_desktop.protocol.events import CapturePermissionRequested
 from codette_desktop.qt.bridge import ServiceBridge
 from codette_desktop.qt.single_instance import SingleInstance
 from codette_desktop.services import autostart
@@ -25,7 +26,7 @@ from codette_desktop.services.codette_service import CodetteService
 from codette_desktop.services.observers import ObserverHub
 from codette_desktop.ui import icons
 from codette_desktop.ui.dashboard import DashboardWindow
-from codette_desktop.ui.permission_prompt import ALLOW, OriginPrompt
+from codette_desktop.ui.permission_prompt import ALLOW, MicrophonePrompt, OriginPrompt
 from codette_desktop.ui.port_dialog import PortInUseBox, ask_for_port, next_free_port
 from codette_desktop.ui.settings_dialog import SettingsDialog
 from codette_desktop.ui.tray import APP_TITLE, TrayController
@@ -89,6 +90,7 @@ class DesktopUI(QObject):
         # Origins asked about this session: a page retrying in a loop is asked once.
         self._origins_asked: set[str] = set()
         self.origin_prompts: dict[str, OriginPrompt] = {}
+        self.microphone_prompts: dict[str, MicrophonePrompt] = {}
         if tray_available is None:
             tray_available = QSystemTrayIcon.isSystemTrayAvailable()
         self.tray: TrayController | None = None
@@ -108,6 +110,9 @@ class DesktopUI(QObject):
         self.dashboard.settings_requested.connect(self.open_settings)
         self.bridge.port_in_use.connect(self._on_bridge_port_in_use)
         self.bridge.origin_refused.connect(self._on_bridge_origin_refused)
+        self.bridge.capture_permission_requested.connect(
+            self._on_bridge_capture_permission_requested)
+        self.bridge.set_can_ask_user(True)
         if instance is not None:
             instance.activation_requested.connect(self.show_dashboard)
         if self.tray is None or not service.settings.start_minimised:
@@ -180,6 +185,29 @@ class DesktopUI(QObject):
         log.info("the user allowed %s; it is saved in allowed_origins", origin)
         self.apply_settings(settings)
 
+    # -- a page asks for the microphone ----------------------------------------------------
+
+    def _on_bridge_capture_permission_requested(self, event: CapturePermissionRequested
+                                                ) -> None:
+        if event.origin in self.microphone_prompts:
+            self.microphone_prompts[event.origin].raise_()
+            return
+        if self.tray is not None:
+            self.tray.notify(APP_TITLE, f"{event.origin} asks to use {event.device}.")
+        prompt = MicrophonePrompt(event.origin, event.device,
+                                  self.dashboard if self.dashboard.isVisible() else None)
+        prompt.answered.connect(self._on_microphone_prompt_answered)
+        self.microphone_prompts[event.origin] = prompt
+        prompt.show()
+        prompt.raise_()
+
+    def _on_microphone_prompt_answered(self, origin: str, answer: str) -> None:
+        self.microphone_prompts.pop(origin, None)
+        log.info("the user answered %s for %s's microphone request", answer, origin)
+        settings = self.bridge.answer_capture_permission(origin, answer)
+        if settings is not None:
+            self.apply_settings(settings)
+
     def _on_tray_start_at_login_toggled(self, enabled: bool) -> None:
         self._set_start_at_login(enabled)
         settings = self.bridge.settings.replace(start_at_login=enabled)
@@ -251,7 +279,8 @@ class DesktopUI(QObject):
     def shutdown(self) -> None:
         """Remove the tray icon and windows, let the next copy start (services stopped)."""
         self.bridge.close()
-        for prompt in list(self.origin_prompts.values()):
+        self.bridge.set_can_ask_user(False)
+        for prompt in [*self.origin_prompts.values(), *self.microphone_prompts.values()]:
             prompt.close()
         if self.tray is not None:
             self.tray.hide()

@@ -223,7 +223,7 @@ def test_every_reply_has_type_and_utc_timestamp() -> None:
         replies.welcome(client_id="c1", server_version="1", protocol_version="1",
                         capabilities=[]),
         replies.server_status(connections=2, uptime_s=1.23456),
-        replies.connection_event(event="opened", client_id="c1", active_connections=1),
+        replies.connection_event(event="opened", active_connections=1),
     ):
         assert isinstance(message["type"], str)
         assert message["timestamp"].endswith("+00:00")
@@ -264,3 +264,18 @@ def test_oversized_frames_are_routed_by_one_peek_at_their_ends(
     peek = messages.peek_large(frame)
     assert (peek.type, peek.analysis_type) == expected
     assert peek.may_be_analyze == (expected[0] == "analyze")
+
+
+def test_lone_surrogates_become_replacement_characters() -> None:
+    request = decode('{"type": "chat", "message": "bass \\ud800 boom \\ud83d\\ude00"}')
+    assert isinstance(request, messages.Chat)
+    assert request.message == "bass \ufffd boom \U0001F600"
+    request.message.encode("utf-8")  # storable: no lone surrogate is left
+
+
+def test_error_messages_carry_no_heap_addresses() -> None:
+    reply = replies.error(
+        "analysis_failed",
+        "analysis failed unexpectedly (TypeError: <numpy.ndarray object at 0x7f3a9c0d2e10>)")
+    assert "0x7f3a" not in reply["message"] and "0x7f3a" not in json.dumps(reply)
+    assert "TypeError" in reply["message"]
