@@ -13,7 +13,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -204,29 +204,45 @@ def test_loud_master_ranges_agree_across_entries() -> None:
 # --- arithmetic -------------------------------------------------------------------------
 
 _NUMBER = r"[-+−]?\d+(?:\.\d+)?"
+# (expected, written) pairs found in one text string.
+Claims = Iterator[tuple[float, float]]
 
 
 def _num(text: str) -> float:
     return float(text.replace("−", "-").replace("+", ""))
 
 
-def test_tempo_divisions_are_right() -> None:
-    """``60000/BPM = x ms`` and its divisions (``60000/120/4 = 125 ms``)."""
-    pattern = re.compile(
-        rf"60000\s*/\s*(\d+(?:\.\d+)?)((?:\s*/\s*\d+)*)(?:\s*x\s*(\d+(?:\.\d+)?))?"
-        rf"\s*(?:=|≈)\s*({_NUMBER})\s*(ms|s)\b"
-    )
+def _ms(value: str, unit: str) -> float:
+    return _num(value) * (1000 if unit == "s" else 1)
+
+
+def _check(claims: Callable[[str], Claims], *, minimum: int, rel: float, abs_: float) -> None:
+    """Every claim in every prose string is right, and at least ``minimum`` were found."""
     checked = 0
     for entry_id, text in _strings():
-        for bpm, divisors, factor, value, unit in pattern.findall(text):
-            expected = 60000 / float(bpm)
-            for divisor in re.findall(r"\d+", divisors):
-                expected /= float(divisor)
-            expected *= float(factor) if factor else 1.0
-            written = _num(value) * (1000 if unit == "s" else 1)
-            assert _close(expected, written, rel=0.005, abs_=0.6), (entry_id, text)
+        for expected, written in claims(text):
+            assert _close(expected, written, rel=rel, abs_=abs_), (entry_id, text, expected)
             checked += 1
-    assert checked >= 15
+    assert checked >= minimum
+
+
+_TEMPO_DIVISION = re.compile(
+    rf"60000\s*/\s*(\d+(?:\.\d+)?)((?:\s*/\s*\d+)*)(?:\s*x\s*(\d+(?:\.\d+)?))?"
+    rf"\s*(?:=|≈)\s*({_NUMBER})\s*(ms|s)\b"
+)
+
+
+def _tempo_divisions(text: str) -> Claims:
+    for bpm, divisors, factor, value, unit in _TEMPO_DIVISION.findall(text):
+        expected = 60000 / float(bpm) * (float(factor) if factor else 1.0)
+        for divisor in re.findall(r"\d+", divisors):
+            expected /= float(divisor)
+        yield expected, _ms(value, unit)
+
+
+def test_tempo_divisions_are_right() -> None:
+    """``60000/BPM = x ms`` and its divisions (``60000/120/4 = 125 ms``)."""
+    _check(_tempo_divisions, minimum=15, rel=0.005, abs_=0.6)
 
 
 _NOTE_BEATS = {
@@ -244,31 +260,28 @@ _NOTE_BEATS = {
     "1/64": 0.0625,
     "bar of 4/4": 4.0,
 }
+_NOTE_LENGTH = re.compile(
+    r"\b(dotted |triplet )?(?:a |an )?(?:1/8 triplet|("
+    + "|".join(re.escape(n) for n in sorted(_NOTE_BEATS, key=len, reverse=True))
+    + rf"))(?: note)?(?: delay)? (?:is|=|lasts|of) (?:about |roughly )?({_NUMBER}) ?(ms|s)\b"
+)
+
+
+def _note_lengths(text: str) -> Claims:
+    for clause in re.split(r"(?<=[.;])\s+(?=[A-Z])|;", text):
+        tempo = re.search(r"(\d+(?:\.\d+)?) BPM", clause)
+        if not tempo:
+            continue
+        beat_ms = 60000 / float(tempo.group(1))
+        for modifier, name, value, unit in _NOTE_LENGTH.findall(clause):
+            if name:  # "1/8 triplet" is written out as its own calculation
+                scale = {"dotted ": 1.5, "triplet ": 2 / 3}.get(modifier, 1.0)
+                yield beat_ms * _NOTE_BEATS[name] * scale, _ms(value, unit)
 
 
 def test_note_lengths_at_a_stated_tempo_are_right() -> None:
     """``At 128 BPM a 16th is 117 ms``: every note value named after a tempo, same clause."""
-    names = "|".join(re.escape(n) for n in sorted(_NOTE_BEATS, key=len, reverse=True))
-    note = re.compile(
-        rf"\b(dotted |triplet )?(?:a |an )?(?:1/8 triplet|({names}))(?: note)?"
-        rf"(?: delay)? (?:is|=|lasts|of) (?:about |roughly )?({_NUMBER}) ?(ms|s)\b"
-    )
-    checked = 0
-    for entry_id, text in _strings():
-        for clause in re.split(r"(?<=[.;])\s+(?=[A-Z])|;", text):
-            tempo = re.search(r"(\d+(?:\.\d+)?) BPM", clause)
-            if not tempo:
-                continue
-            beat_ms = 60000 / float(tempo.group(1))
-            for modifier, name, value, unit in note.findall(clause):
-                if not name:  # "1/8 triplet" is written out as its own calculation
-                    continue
-                expected = beat_ms * _NOTE_BEATS[name]
-                expected *= {"dotted ": 1.5, "triplet ": 2 / 3}.get(modifier, 1.0)
-                written = _num(value) * (1000 if unit == "s" else 1)
-                assert _close(expected, written, rel=0.01, abs_=1.0), (entry_id, clause)
-                checked += 1
-    assert checked >= 16
+    _check(_note_lengths, minimum=16, rel=0.01, abs_=1.0)
 
 
 def _sum_of_quotients(expression: str) -> float:
@@ -280,100 +293,107 @@ def _sum_of_quotients(expression: str) -> float:
     return total
 
 
+_DECIBEL_SUM = re.compile(
+    rf"(?:({_NUMBER})\s*([+-])\s*)?(10|20)\s*x\s*log10\(([0-9.+/ ]+)\)"
+    rf"\s*(?:=|≈)\s*({_NUMBER})"
+)
+
+
+def _decibel_sums(text: str) -> Claims:
+    for offset, sign, scale, argument, value in _DECIBEL_SUM.findall(text):
+        result = float(scale) * math.log10(_sum_of_quotients(argument))
+        if offset:
+            result = _num(offset) + (result if sign == "+" else -result)
+        yield result, _num(value)
+
+
 def test_decibel_sums_are_right() -> None:
     """``a + 20 x log10(x) = y`` and ``10 x log10(x) ≈ y`` (a leading offset is optional)."""
-    pattern = re.compile(
-        rf"(?:({_NUMBER})\s*([+-])\s*)?(10|20)\s*x\s*log10\(([0-9.+/ ]+)\)"
-        rf"\s*(?:=|≈)\s*({_NUMBER})"
-    )
-    checked = 0
-    for entry_id, text in _strings():
-        for offset, sign, scale, argument, value in pattern.findall(text):
-            inside = _sum_of_quotients(argument)
-            result = float(scale) * math.log10(inside)
-            if offset:
-                result = _num(offset) + (result if sign == "+" else -result)
-            assert _close(result, _num(value), rel=0.03, abs_=0.3), (entry_id, text)
-            checked += 1
-    assert checked >= 20
+    _check(_decibel_sums, minimum=20, rel=0.03, abs_=0.3)
+
+
+_DECIBEL_RATIO = re.compile(r"10\^\(([-−]?\d+(?:\.\d+)?)/(10|20)\)\s*(?:=|≈)\s*(\d+(?:\.\d+)?)")
 
 
 def test_decibel_to_amplitude_is_right() -> None:
     """``10^(1.5/20) = 1.19`` and ``10^(-6/10) ≈ 0.25``."""
-    pattern = re.compile(r"10\^\(([-−]?\d+(?:\.\d+)?)/(10|20)\)\s*(?:=|≈)\s*(\d+(?:\.\d+)?)")
-    checked = 0
-    for entry_id, text in _strings():
-        for db, scale, value in pattern.findall(text):
-            expected = 10 ** (_num(db) / float(scale))
-            assert _close(expected, float(value), rel=0.02, abs_=0.006), (entry_id, text)
-            checked += 1
-    assert checked >= 8
+
+    def claims(text: str) -> Claims:
+        for db, scale, value in _DECIBEL_RATIO.findall(text):
+            yield 10 ** (_num(db) / float(scale)), float(value)
+
+    _check(claims, minimum=8, rel=0.02, abs_=0.006)
+
+
+_RATIO_REDUCTION = re.compile(
+    r"(\d+(?:\.\d+)?) - (\d+(?:\.\d+)?)/(\d+(?:\.\d+)?) = (\d+(?:\.\d+)?)"
+)
 
 
 def test_ratio_gain_reduction_is_right() -> None:
     """``8 - 8/4 = 6 dB``: an overshoot minus overshoot/ratio."""
-    pattern = re.compile(r"(\d+(?:\.\d+)?) - (\d+(?:\.\d+)?)/(\d+(?:\.\d+)?) = (\d+(?:\.\d+)?)")
-    checked = 0
-    for entry_id, text in _strings():
-        for over, over_again, ratio, value in pattern.findall(text):
-            assert over == over_again, (entry_id, text)
-            expected = float(over) - float(over) / float(ratio)
-            assert _close(expected, float(value), rel=0.02, abs_=0.06), (entry_id, text)
-            checked += 1
-    assert checked >= 12
+
+    def claims(text: str) -> Claims:
+        for over, over_again, ratio, value in _RATIO_REDUCTION.findall(text):
+            assert over == over_again, text
+            yield float(over) - float(over) / float(ratio), float(value)
+
+    _check(claims, minimum=12, rel=0.02, abs_=0.06)
+
+
+_TRAVEL = re.compile(
+    r"(?:(\d+(?:\.\d+)?)\s*x\s*)?(\d+(?:\.\d+)?)\s*/\s*343\s*(?:=|≈)\s*(\d+(?:\.\d+)?) ?ms"
+)
+_DISTANCE = re.compile(r"(\d+(?:\.\d+)?)\s*x\s*343\s*(?:=|≈)\s*(\d+(?:\.\d+)?) ?m\b")
+_NOTCH = re.compile(r"1\s*/\s*\(2\s*x\s*(\d+(?:\.\d+)?)\)\s*(?:=|≈)\s*(\d+(?:\.\d+)?) ?(Hz|kHz)")
 
 
 def test_sound_travel_and_comb_notches_are_right() -> None:
     """``1/343 = 2.9 ms``, ``0.1 x 343 = 34.3 m`` and ``1/(2 x 0.0029) = 172 Hz``."""
-    travel = re.compile(
-        r"(?:(\d+(?:\.\d+)?)\s*x\s*)?(\d+(?:\.\d+)?)\s*/\s*343\s*(?:=|≈)\s*(\d+(?:\.\d+)?) ?ms"
-    )
-    distance = re.compile(r"(\d+(?:\.\d+)?)\s*x\s*343\s*(?:=|≈)\s*(\d+(?:\.\d+)?) ?m\b")
-    notch = re.compile(r"1\s*/\s*\(2\s*x\s*(\d+(?:\.\d+)?)\)\s*(?:=|≈)\s*(\d+(?:\.\d+)?) ?(Hz|kHz)")
-    checked = 0
-    for entry_id, text in _strings():
-        for factor, metres, ms in travel.findall(text):
+
+    def travel(text: str) -> Claims:
+        for factor, metres, ms in _TRAVEL.findall(text):
             path = float(metres) * (float(factor) if factor else 1.0)
-            assert _close(path / SPEED_OF_SOUND * 1000, float(ms)), (entry_id, text)
-            checked += 1
-        for seconds, metres in distance.findall(text):
-            assert _close(float(seconds) * SPEED_OF_SOUND, float(metres)), (entry_id, text)
-            checked += 1
-        for delay, value, unit in notch.findall(text):
-            written = float(value) * (1000 if unit == "kHz" else 1)
-            assert _close(1 / (2 * float(delay)), written, rel=0.04), (entry_id, text)
-            checked += 1
-    assert checked >= 18
+            yield path / SPEED_OF_SOUND * 1000, float(ms)
+        for seconds, metres in _DISTANCE.findall(text):
+            yield float(seconds) * SPEED_OF_SOUND, float(metres)
+
+    def notches(text: str) -> Claims:
+        for delay, value, unit in _NOTCH.findall(text):
+            yield 1 / (2 * float(delay)), float(value) * (1000 if unit == "kHz" else 1)
+
+    _check(travel, minimum=8, rel=0.03, abs_=0.06)
+    _check(notches, minimum=8, rel=0.04, abs_=0.06)
 
 
 _SEMITONE = {"C": -9, "D": -7, "E": -5, "F": -4, "G": -2, "A": 0, "B": 2}
+_NOTE_FREQUENCY = re.compile(r"\b([A-G])([#b]?)(-?\d)\)? (?:is|=|at) (\d+(?:\.\d+)?) Hz")
 
 
 def test_note_frequencies_are_right() -> None:
     """``A0 is 27.5 Hz``, ``F1 is 43.7 Hz``, ``(C4) is 261.6 Hz`` in equal temperament."""
-    pattern = re.compile(r"\b([A-G])([#b]?)(-?\d)\)? (?:is|=|at) (\d+(?:\.\d+)?) Hz")
-    checked = 0
-    for entry_id, text in _strings():
-        for letter, accidental, octave, value in pattern.findall(text):
+
+    def claims(text: str) -> Claims:
+        for letter, accidental, octave, value in _NOTE_FREQUENCY.findall(text):
             semitones = _SEMITONE[letter] + {"#": 1, "b": -1}.get(accidental, 0)
-            expected = 440.0 * 2 ** ((semitones + 12 * (int(octave) - 4)) / 12)
-            assert _close(expected, float(value), rel=0.006, abs_=0.06), (entry_id, text)
-            checked += 1
-    assert checked >= 12
+            yield 440.0 * 2 ** ((semitones + 12 * (int(octave) - 4)) / 12), float(value)
+
+    _check(claims, minimum=12, rel=0.006, abs_=0.06)
+
+
+_Q_OCTAVES = re.compile(
+    r"\bQ (\d+(?:\.\d+)?) (?:spans|is)(?: about| roughly)? "
+    r"(\d+(?:\.\d+)?|one-third of an|one|two) octaves?"
+)
+_OCTAVE_WORDS = {"one-third of an": 1 / 3, "one": 1.0, "two": 2.0}
 
 
 def test_q_and_octave_bandwidth_agree() -> None:
     """``Q 1 spans about 1.39 octaves``: N = 2/ln2 x asinh(1/(2Q))."""
-    pattern = re.compile(
-        r"\bQ (\d+(?:\.\d+)?) (?:spans|is)(?: about| roughly)? "
-        r"(\d+(?:\.\d+)?|one-third of an|one|two) octaves?"
-    )
-    words = {"one-third of an": 1 / 3, "one": 1.0, "two": 2.0}
-    checked = 0
-    for entry_id, text in _strings():
-        for q, octaves in pattern.findall(text):
+
+    def claims(text: str) -> Claims:
+        for q, octaves in _Q_OCTAVES.findall(text):
             expected = 2 / math.log(2) * math.asinh(1 / (2 * float(q)))
-            written = words.get(octaves) or float(octaves)
-            assert _close(expected, written, rel=0.03, abs_=0.02), (entry_id, text)
-            checked += 1
-    assert checked >= 3
+            yield expected, _OCTAVE_WORDS.get(octaves) or float(octaves)
+
+    _check(claims, minimum=3, rel=0.03, abs_=0.02)
