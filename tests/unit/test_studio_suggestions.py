@@ -7,7 +7,7 @@ import json
 import pytest
 
 from codette_desktop.config import resources_dir
-from codette_desktop.engine.knowledge import KnowledgeBase
+from codette_desktop.engine.knowledge import KnowledgeBase, KnowledgeEntry
 from codette_desktop.engine.studio.parameters import parse_parameters
 from codette_desktop.engine.studio.suggestions import suggest
 from codette_desktop.errors import ProtocolError
@@ -119,3 +119,28 @@ def test_limit_is_checked(kb: KnowledgeBase, limit: object) -> None:
     with pytest.raises(ProtocolError) as caught:
         suggest(kb, context_type="general", track_type=None, limit=limit)  # type: ignore[arg-type]
     assert caught.value.field == "limit"
+
+
+def test_genre_conventions_only_when_the_genre_is_asked(kb: KnowledgeBase) -> None:
+    # Shaped like the knowledge branch's genre entries: "any" track, vocal-heavy words.
+    pop = KnowledgeEntry(
+        id="genre-pop",
+        title="Pop mix conventions",
+        category="workflow",
+        keywords=("pop", "vocal", "mixing", "compression", "reverb", "automation", "balance"),
+        track_types=("any", "vocal"),
+        summary="Pop mixes put the vocal first: compression, reverb and automation keep it on top.",
+        guidance=("Compress the vocal 6-10 dB and ride it with automation in the mix.",),
+        steps=(),
+        perception="-",
+        math="-",
+        pitfalls=(),
+        sources=("test",),
+    )
+    # Once the knowledge base has its own genre-pop entry, that one is used.
+    with_genre = kb if kb.get("genre-pop") else KnowledgeBase([*kb, pop])
+    for context in UI_CONTEXTS:
+        items = suggest(with_genre, context_type=context, track_type="vocal", limit=7)
+        assert "genre-pop" not in {i["source"] for i in items}, context
+    asked = suggest(with_genre, context_type="pop", track_type=None, limit=3)
+    assert asked[0]["source"] == "genre-pop"

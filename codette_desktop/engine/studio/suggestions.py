@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from codette_desktop.engine.knowledge import KnowledgeBase
+from codette_desktop.engine.studio.genre import shipped_genres
 from codette_desktop.engine.studio.instrument_table import Instrument, shipped_instruments
 from codette_desktop.engine.studio.kb_picks import Pick, pick
 from codette_desktop.engine.studio.parameters import parse_parameters
@@ -85,11 +86,18 @@ def _needs_shared_fx(daw_context: Mapping[str, object] | None) -> bool:
 
 
 def _collect(
-    kb: KnowledgeBase, topics: list[str], *, role: Instrument | None, limit: int, repeat: bool
+    kb: KnowledgeBase,
+    topics: list[str],
+    *,
+    role: Instrument | None,
+    limit: int,
+    repeat: bool,
+    skip: tuple[str, ...] = (),
 ) -> list[Pick]:
-    """One pick per topic (or, with ``repeat``, as many as ``limit`` from one topic)."""
+    """One pick per topic (or, with ``repeat``, as many as ``limit`` from one topic);
+    entries in ``skip`` are never picked."""
     picks: list[Pick] = []
-    used: list[str] = []
+    used: list[str] = list(skip)
     kb_type = role.kb_track_type if role else None
     for topic in topics:
         query = f"{topic} {role.kb_topic}" if role and role.kb_track_type else topic
@@ -142,14 +150,21 @@ def suggest(
         topics = list(topics_table.contexts[name])
         if name in ("general", "mixing") and _needs_shared_fx(daw_context):
             topics.insert(0, _SHARED_FX_TOPIC)
-        picks = _collect(kb, topics, role=role, limit=count, repeat=False)
+        # A genre's mix conventions are no general tip: they come when the genre is asked.
+        genre_entries = tuple(
+            g.knowledge_entry for g in shipped_genres().genres if g.knowledge_entry
+        )
+        picks = _collect(kb, topics, role=role, limit=count, repeat=False, skip=genre_entries)
     else:
         free_text = name.replace("-", " ").replace("_", " ")
         picks = _collect(kb, [free_text], role=role, limit=count, repeat=True)
         if not picks:
-            name = "general"
-            picks = _collect(
-                kb, list(topics_table.contexts[name]), role=role, limit=count, repeat=False
+            return suggest(
+                kb,
+                context_type="general",
+                track_type=track_type,
+                limit=count,
+                daw_context=daw_context,
             )
     items = [
         {
