@@ -250,6 +250,7 @@ def test_routing_without_aux_and_by_track_count(kb: KnowledgeBase) -> None:
     assert small["quality_score"] == 0.0
     with_aux = review(routing_body([*UNITY_SESSION, daw_track("Verb", 0, "aux")]), kb=kb)
     assert with_aux["quality_score"] == 1.0 and not any("No aux" in f for f in with_aux["findings"])
+    assert any("100% wet" in r for r in with_aux["recommendations"])
     big = review({"trackCount": 30, "trackTypes": ["audio"] * 30, "hasAux": False}, kb=kb)
     said = texts(big)
     assert "subgroup" in said and "vca" in said

@@ -65,6 +65,8 @@ def item_text(entry: KnowledgeEntry, find: str | None) -> str:
 def production_checklist(kb: KnowledgeBase, stage: str) -> dict[str, object]:
     """The checklist for ``stage`` (``recording``, ``arrangement``, ``mixing``, ``mastering``).
 
+    Serves ``GET /api/analysis/production-checklist?stage=...``.
+
     Returns ``{stage, sections: {title: [item, ...]}, entries: {title: [entry id, ...]},
     stages}``; ``sections`` keeps the table's order (the DAW panel shows the first two
     sections, three items each). An item whose entry is missing from the knowledge base

@@ -61,7 +61,9 @@ def parse_bpm(bpm: float | str) -> float:
 
 
 def divisions(bpm: float | str) -> dict[str, object]:
-    """Note lengths in milliseconds at ``bpm``.
+    """Note lengths in milliseconds at ``bpm``. Serves ``GET /api/analysis/delay-sync?bpm=N``.
+
+    ``bpm``: beats (quarter notes) per minute, 20..999, a number or its query string.
 
     Returns ``{"bpm", "divisions": {name: ms}, "notes": [{name, notation, beats, ms, hz}]}``:
     ``divisions`` is what the frontend reads (straight values 1/1..1/32, then dotted,

@@ -110,7 +110,7 @@ def shipped_table() -> EarTrainingTable:
 
 
 def exercises(exercise_type: str, difficulty: str) -> dict[str, object]:
-    """Exercises of one type and difficulty.
+    """Exercises of one type and difficulty. Serves ``GET /api/analysis/ear-training``.
 
     ``exercise_type``: ``interval`` or ``chord`` (plurals accepted); ``difficulty``:
     ``beginner``, ``intermediate`` or ``advanced``. Case is ignored.

@@ -125,6 +125,8 @@ def _validate(tracks: object) -> list[Mapping[str, object]]:
 def detect_genre(tracks: Sequence[Mapping[str, object]]) -> dict[str, object]:
     """A genre guess for the session made of ``tracks`` (frontend Track objects).
 
+    Serves ``POST /api/analysis/detect-genre`` (body ``{tracks}``).
+
     Reads each track's ``name``, ``type`` and plugin names (``inserts`` objects or
     ``plugins`` strings). Returns ``{detected_genre, confidence, candidates, evidence,
     scores, knowledge_entry}``: ``candidates`` are the runner-up genre names (strings)

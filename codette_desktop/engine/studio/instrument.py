@@ -104,6 +104,8 @@ def _advice(kb: KnowledgeBase, row: Instrument) -> tuple[dict[str, str], list[st
 def instrument_info(kb: KnowledgeBase, category: str, instrument: str) -> dict[str, object]:
     """Frequency ranges and mixing advice for ``instrument`` in ``category``.
 
+    Serves ``GET /api/analysis/instrument-info?category=...&instrument=...``.
+
     ``category``: ``vocals``, ``drums``, ``bass``, ``keys``, ``guitars``, ``synths``,
     ``strings``, ``brass`` (singular forms and instrument names are understood);
     ``instrument``: e.g. ``lead``, ``backing``, ``kick``, ``electric``, ``piano``.

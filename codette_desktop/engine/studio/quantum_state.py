@@ -78,7 +78,7 @@ def _share(part: int, whole: int) -> float:
 def quantum_state(stats: SessionStats) -> dict[str, float]:
     """``{coherence, entanglement, resonance, phase, fluctuation}``, each 0..1, rounded to
     0.001 (meanings in the module docstring). Exactly these five keys: the frontend
-    renders every key it gets."""
+    renders every key it gets. Serves the ``quantum_state`` of ``GET /codette/status``."""
     confidences = [float(c) for c in stats.recent_confidences]
     coherence = statistics.fmean(confidences) if confidences else 0.0
     fluctuation = 2.0 * statistics.pstdev(confidences) if len(confidences) > 1 else 0.0

@@ -39,6 +39,7 @@ _FAMILY_NAMES = {
 _SHARED_FX = ("reverb-types", "reverb send aux shared", r"\baux\b")
 _SUBGROUPS = ("subgroups-vca-routing", "subgroups groups drums vocals", r"^common groups|subgroup")
 _VCAS = ("subgroups-vca-routing", "vca faders level", r"\bvca\b")
+_RETURNS = ("reverb-types", "reverb aux 100% wet", r"100% wet")
 
 
 def review_routing(
@@ -74,6 +75,8 @@ def review_routing(
             "The aux flag and the track types disagree; the aux flag is taken as sent."
         )
     has_bus = has_aux or aux_count > 0
+    if track_count == 0:
+        notes.findings.append("No tracks were sent, so there is no routing to review.")
     if audible >= SHARED_FX_MIN_TRACKS:
         notes.checks.append(
             Check("shared effects on an aux", has_bus, "aux present" if has_bus else "no aux")
@@ -89,6 +92,10 @@ def review_routing(
                     f"Create an aux for a shared reverb (and one for a delay): {line}"
                 )
             notes.action("create_aux_track", "routing", "Reverb aux", "medium")
+        else:
+            line = notes.cite(kb, *_RETURNS)
+            if line:
+                notes.recommendations.append(f"Use the aux tracks as shared returns: {line}")
     if track_count >= SUBGROUP_MIN_TRACKS:
         grouped = has_bus or vca_count > 0
         notes.checks.append(

@@ -331,6 +331,9 @@ _REVIEWS = {
 def review(body: Mapping[str, object], *, kb: KnowledgeBase) -> dict[str, object]:
     """Review one AI-panel body (see the module docstring for shapes and scores).
 
+    Serves ``POST /codette/analyze`` for bodies :func:`shape_of` recognises (levels in dB
+    as fader positions; see ``faders.py``).
+
     Returns ``{prediction, confidence, actionItems, recommendations, findings,
     quality_score, analysis, limitations, analysis_type}``.
 

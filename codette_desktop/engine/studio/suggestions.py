@@ -124,6 +124,10 @@ def suggest(
 ) -> list[dict[str, object]]:
     """Up to ``limit`` (1..20) suggestions for ``context_type`` and ``track_type``.
 
+    Serves ``POST /codette/suggest``: ``context.type`` -> ``context_type``,
+    ``context.track_type`` -> ``track_type``, ``limit`` -> ``limit``; the reply is
+    ``{"suggestions": suggest(...)}``.
+
     ``track_type`` may be a DAW type (``audio``, ``aux``, ``master``) or an instrument
     (``vocal``, ``drums``, ``bass``, a track name like ``Lead Vox``); without it the
     ``daw_context.selected_track`` (chat's shape) names the track. With
