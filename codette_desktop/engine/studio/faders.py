@@ -141,10 +141,10 @@ def clip_flag_note(faders: Sequence[Fader], has_clipping: object) -> str | None:
         return None
     if any(f.above_unity for f in faders):
         return (
-            "The session's clip flag only says some fader is above -1 dB; it is not a "
-            "measured clip."
+            f"The session's clip flag only says some fader is above {CLIP_FLAG_FADER_DB:g} dB; "
+            "it is not a measured clip."
         )
     return (
-        "The session's clip flag is set because a fader sits between -1 and 0 dB; that is a "
-        "fader position just under unity, not clipping."
+        f"The session's clip flag is set because a fader sits between {CLIP_FLAG_FADER_DB:g} "
+        "and 0 dB; that is a fader position just under unity, not clipping."
     )

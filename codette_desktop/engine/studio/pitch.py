@@ -36,12 +36,6 @@ def _figure(hz: float) -> tuple[str, str]:
     return (f"{hz:.3g}" if hz < 100.0 else f"{hz:.0f}"), "Hz"
 
 
-def format_hz(hz: float) -> str:
-    """A frequency as the studio writes it: ``41.2 Hz``, ``392 Hz``, ``1.05 kHz``."""
-    value, unit = _figure(hz)
-    return f"{value} {unit}"
-
-
 def format_range(low_hz: float, high_hz: float) -> str:
     """A frequency range with the unit once where both ends share it: ``200-400 Hz``,
     ``2-5 kHz``, ``800 Hz-1.2 kHz``."""
