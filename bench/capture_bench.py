@@ -178,9 +178,9 @@ async def phase_websocket(seconds: float, device: str, rate: int, channels: int
         memory = MemoryStore(settings.memory_path)
         server = CodetteServer(settings, observer=lambda _e: None, resources=resources_dir())
         capture = _TimedCaptureService(observer=on_capture)
+        knowledge = KnowledgeBase.load(resources_dir() / "knowledge")
         service = CodetteService(
-            settings, server=server,
-            engine=CodetteEngine(KnowledgeBase.load(resources_dir() / "knowledge"), memory),
+            settings, server=server, engine=CodetteEngine(knowledge, memory), knowledge=knowledge,
             memory=memory, analysis=AnalysisPool(cache_dir=Path(data), observer=lambda _e: None),
             capture=capture, observer=lambda _e: None, capture_token="bench-token")
         await server.start(service)

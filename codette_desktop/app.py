@@ -232,7 +232,8 @@ class Application:
         self.service: CodetteService
         capture = CaptureService(observer=lambda event: self.service.on_capture_event(event))
         self.service = CodetteService(
-            settings, server=server, engine=engine, memory=self.memory, analysis=analysis,
+            settings, server=server, engine=engine, knowledge=knowledge, memory=self.memory,
+            analysis=analysis,
             capture=capture, observer=self.hub,
             capture_token=private_secret(settings.capture_token_path),
         )

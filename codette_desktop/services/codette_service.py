@@ -18,11 +18,13 @@ from typing import Any, TypeVar
 from codette_desktop import PROTOCOL_VERSION, __version__
 from codette_desktop.capture import CaptureService, list_input_devices, portaudio_status
 from codette_desktop.config import Settings
-from codette_desktop.engine import ChatQuery, CodetteEngine, MemoryStore
+from codette_desktop.engine import ChatQuery, CodetteEngine, KnowledgeBase, MemoryStore
+from codette_desktop.engine.studio.quantum_state import quantum_state
 from codette_desktop.errors import AudioDeviceError, MessageTooLarge, ProtocolError
 from codette_desktop.protocol import consent, events, messages, replies, sessions
 from codette_desktop.server.server import ClientInfo, CodetteServer
 from codette_desktop.services.analysis_pool import AnalysisPool, audio_job
+from codette_desktop.services.studio import TOOL_REQUESTS, ChatUsage, StudioTools
 
 log = logging.getLogger("codette.service")
 T = TypeVar("T")
@@ -40,6 +42,7 @@ class CodetteService:
         *,
         server: CodetteServer,
         engine: CodetteEngine,
+        knowledge: KnowledgeBase,
         memory: MemoryStore,
         analysis: AnalysisPool,
         capture: CaptureService | None,
@@ -49,6 +52,9 @@ class CodetteService:
         self.settings = settings
         self.server = server
         self.engine = engine
+        self.knowledge = knowledge
+        self.studio = StudioTools(knowledge)
+        self.usage = ChatUsage()
         self.memory = memory
         self.analysis = analysis
         self.capture = capture
@@ -151,6 +157,8 @@ class CodetteService:
                                     messages=history, has_more=more)
             case messages.MemoryEntry():
                 yield await self._memory_entry(request, client)
+            case _ if isinstance(request, TOOL_REQUESTS):
+                yield await self.studio.answer(request)
             case messages.Devices():
                 devices = await _device_call(
                     self.capture.list_devices() if self.capture is not None
@@ -194,6 +202,10 @@ class CodetteService:
             daw_context=request.daw_context.to_wire() if request.daw_context else None,
         )
         answer = await asyncio.to_thread(self.engine.answer, query)
+        self.usage.record(
+            confidence=answer.confidence,
+            contextual=request.daw_context is not None and not request.daw_context.is_empty,
+            sources=[str(s["id"]) for s in answer.sources if "id" in s])
         if request.stream:
             for index, chunk in enumerate(answer.chunks):
                 yield replies.reply("chat_chunk", request.id, delta=chunk, index=index,
@@ -385,6 +397,11 @@ class CodetteService:
             "protocol_version": PROTOCOL_VERSION,
             "analysis_ready": self.analysis.warm,
             "capture": self._capture_state(client),
+            # The DAW's Memory tab shows these as percentages; engine/studio/quantum_state.py
+            # says what each one measures.
+            "quantum_state": quantum_state(self.usage.stats(
+                knowledge_entries=len(self.knowledge),
+                workers_ready=1 + int(self.analysis.warm), workers_total=2)),
         }
 
     def snapshot(self) -> dict[str, Any]:
