@@ -204,3 +204,163 @@ def test_a_silent_connection_is_closed_after_the_head_timeout(app_server: AppPro
     finally:
         sock.close()
 
+
+
+# -- the studio routes (FRONTEND_CONTRACT.md §2-3) ------------------------------------------
+
+
+def test_suggestions_for_each_context_type(app_server: AppProcess) -> None:
+    seen: dict[str, list[str]] = {}
+    for context in ("general", "gain-staging", "mixing", "mastering"):
+        status, headers, body = call(app_server, "POST", "/codette/suggest",
+                                     {"context": {"type": context}, "limit": 5})
+        assert status == 200 and headers["access-control-allow-origin"] == FRONTEND
+        items = body["suggestions"]
+        assert 1 <= len(items) <= 5
+        titles = [item["title"] for item in items]
+        assert len(set(titles)) == len(titles)
+        for item in items:
+            assert item["description"] and item["type"] and item["source"]
+            assert 0 < item["confidence"] <= 1
+        seen[context] = titles
+    assert seen["mastering"] != seen["gain-staging"]
+    # MenuBar's body names a track type, and the answer follows it.
+    _, _, vocal = call(app_server, "POST", "/api/codette/suggest",
+                       {"context": {"type": "mixing", "track_type": "vocal"}, "limit": 5})
+    assert any("ocal" in item["title"] for item in vocal["suggestions"])
+    confidences = {item["confidence"] for titles in (vocal["suggestions"],) for item in titles}
+    assert len(confidences) > 1  # computed per match, not one constant
+
+
+def test_delay_sync_in_milliseconds(app_server: AppProcess) -> None:
+    status, _, body = call(app_server, "GET", "/api/analysis/delay-sync?bpm=120")
+    assert status == 200
+    divisions = body["divisions"]
+    assert all(isinstance(ms, int | float) for ms in divisions.values())
+    assert 500.0 in divisions.values() and 375.0 in divisions.values()  # 1/4, dotted 1/8
+    for bad in ("abc", "0", "100000", "nan"):
+        status, _, reply = call(app_server, "GET", f"/api/analysis/delay-sync?bpm={bad}")
+        assert 400 <= status < 500 and reply["field"] == "bpm"
+
+
+def test_genre_from_the_tracks_given(app_server: AppProcess) -> None:
+    tracks = [{"id": "1", "name": "808", "type": "instrument", "volume": 0, "pan": 0,
+               "inserts": [], "sends": []},
+              {"id": "2", "name": "Trap Hats", "type": "audio", "volume": -3, "pan": 0.2,
+               "inserts": [{"id": "p", "name": "Saturator", "type": "saturation"}],
+               "sends": []}]
+    status, _, body = call(app_server, "POST", "/api/analysis/detect-genre", {"tracks": tracks})
+    assert status == 200
+    assert isinstance(body["detected_genre"], str) and 0 <= body["confidence"] <= 1
+    assert body["candidates"] and all(isinstance(c, str) for c in body["candidates"])
+    assert "trap" in body["detected_genre"].lower()
+    _, _, unknown = call(app_server, "POST", "/api/analysis/detect-genre",
+                         {"tracks": [{"id": "1", "name": "Audio 1", "type": "audio"}]})
+    assert unknown["confidence"] < body["confidence"]
+    status, _, reply = call(app_server, "POST", "/api/analysis/detect-genre",
+                            {"tracks": "everything"})
+    assert 400 <= status < 500 and reply["field"] == "tracks"
+
+
+def test_reference_routes(app_server: AppProcess) -> None:
+    _, _, intervals = call(app_server, "GET",
+                           "/api/analysis/ear-training?exercise_type=interval&difficulty=beginner")
+    assert intervals["exercises"] and all("name" in e and "example" in e
+                                          for e in intervals["exercises"])
+    _, _, chords = call(app_server, "GET",
+                        "/api/analysis/ear-training?exercise_type=chord&difficulty=beginner")
+    assert chords["exercises"] and all("quality" in e for e in chords["exercises"])
+    for stage in ("mixing", "mastering"):
+        status, _, body = call(app_server, "GET",
+                               f"/api/analysis/production-checklist?stage={stage}")
+        assert status == 200 and body["sections"]
+        assert all(isinstance(items, list) and items for items in body["sections"].values())
+    status, _, body = call(app_server, "GET", "/api/analysis/production-checklist?stage=cooking")
+    assert status == 422 and body["field"] == "stage"
+    status, _, body = call(app_server, "GET",
+                           "/api/analysis/instrument-info?category=vocals&instrument=lead")
+    assert status == 200 and isinstance(body["data"], dict)
+    first_key, first_value = next(iter(body["data"].items()))
+    assert first_key and isinstance(first_value, str) and "Hz" in first_value
+
+
+# The AI panel's bodies (FRONTEND_CONTRACT.md §2, POST /codette/analyze): faders in dB,
+# unity sent as -60, peaks invented as level + 3.
+PANEL_BODIES = {
+    "gain": {"tracks": [{"id": "t1", "level": -60, "peak": -57},
+                        {"id": "t2", "level": -6, "peak": -3}]},
+    "chain": {"trackType": "audio", "metrics": {"level": -60, "peak": -57,
+                                                "plugins": ["EQ", "Compressor"]}},
+    "routing": {"trackCount": 6, "trackTypes": ["audio"] * 4 + ["instrument"] * 2,
+                "hasAux": False},
+    "session": {"trackCount": 2, "totalDuration": 0, "sampleRate": 48000,
+                "trackMetrics": [{"trackId": "t1", "name": "Lead Vox", "type": "audio",
+                                  "level": -60, "peak": -57, "plugins": ["EQ"]},
+                                 {"trackId": "t2", "name": "Kick", "type": "audio",
+                                  "level": -2, "peak": 1, "plugins": []}],
+                "masterLevel": -60, "masterPeak": -57, "hasClipping": False},
+}
+
+
+@pytest.mark.parametrize("shape", sorted(PANEL_BODIES))
+def test_every_ai_panel_body_gets_every_field_it_reads(app_server: AppProcess,
+                                                        shape: str) -> None:
+    status, headers, body = call(app_server, "POST", "/codette/analyze", PANEL_BODIES[shape],
+                                 headers={"X-Codette-Request": "true"})
+    assert status == 200 and headers["access-control-allow-origin"] == FRONTEND
+    for key in ("prediction", "confidence", "actionItems", "recommendations", "findings",
+                "quality_score", "analysis"):
+        assert key in body, key
+    assert isinstance(body["prediction"], str) and body["prediction"]
+    assert 0 <= body["confidence"] <= 1 and 0 <= body["quality_score"] <= 1
+    text = json.dumps(body).lower()
+    # Faders are not measurements: no invented "peaks at" or clipping findings.
+    assert "dbfs" not in text
+    if shape in ("gain", "session"):
+        assert "fader" in text
+
+
+def test_analyze_with_measured_levels_and_with_audio(app_server: AppProcess) -> None:
+    import base64
+    import io
+    import math
+    import wave
+
+    status, _, body = call(app_server, "POST", "/codette/analyze", {
+        "audio_data": {"duration": 30, "sample_rate": 44100, "peak_level": -0.2,
+                       "rms_level": -9}, "analysis_type": "loudness"})
+    assert status == 200 and body["analysis"]["analysis_type"] == "loudness"
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(48000)
+        frames = bytearray()
+        for n in range(48000):
+            value = int(0.25 * 32767 * math.sin(2 * math.pi * 1000 * n / 48000))
+            frames += value.to_bytes(2, "little", signed=True)
+        wav.writeframes(bytes(frames))
+    audio = base64.b64encode(buffer.getvalue()).decode()
+    status, _, body = call(app_server, "POST", "/api/codette/analyze", {
+        "audio": {"format": "wav", "data": audio}, "analysis_type": "loudness"})
+    assert status == 200 and body["confidence"] > 0.5
+    peak = body["analysis"]["measurements"]["sample_peak_dbfs"]
+    assert abs(peak - (-12.04)) < 0.1
+    assert isinstance(body["recommendations"], list) and body["findings"]
+
+
+def test_unknown_analyze_body_names_what_is_wrong(app_server: AppProcess) -> None:
+    status, _, body = call(app_server, "POST", "/codette/analyze", {"weather": "sunny"})
+    assert 400 <= status < 500 and body["code"] == "invalid_field"
+
+
+def test_status_quantum_state_is_real(app_server: AppProcess) -> None:
+    _, _, before = call(app_server, "GET", "/codette/status")
+    quantum = before["quantum_state"]
+    assert set(quantum) == {"coherence", "entanglement", "resonance", "phase", "fluctuation"}
+    assert all(0 <= value <= 1 for value in quantum.values())
+    call(app_server, "POST", "/codette/chat", {"message": "How do I EQ a kick drum?",
+                                               "daw_context": PANEL_CONTEXT})
+    _, _, after = call(app_server, "GET", "/codette/status")
+    assert after["quantum_state"]["coherence"] > 0  # chats were answered
+    assert after["quantum_state"]["entanglement"] > 0  # one carried DAW context
