@@ -93,6 +93,8 @@ class Settings:
     status_interval_s: float = 2.0
     max_message_bytes: int = 1 * MIB
     max_audio_message_bytes: int = 128 * MIB
+    # Audio files sent as themselves (binary frames, or an HTTP body): no base64, no JSON.
+    max_upload_bytes: int = 512 * MIB
     rate_limit_per_s: float = 1000.0
     max_concurrent_analyses: int = 2
     # Connections at once (WebSocket and HTTP); kept below the open-file limit.
@@ -175,6 +177,8 @@ def validate(s: Settings) -> None:
         raise ConfigError("max_message_bytes must be at least 1024")
     if s.max_audio_message_bytes < 64 * MIB:
         raise ConfigError("max_audio_message_bytes must be at least 64 MiB (the contract)")
+    if s.max_upload_bytes < 1 * MIB:
+        raise ConfigError("max_upload_bytes must be at least 1 MiB")
     if s.rate_limit_per_s <= 0:
         raise ConfigError("rate_limit_per_s must be positive")
     if not 1 <= s.max_connections <= 1_000_000:
@@ -228,7 +232,8 @@ _FIELD_KINDS: dict[str, Any] = {
     "host": str, "port": int, "allow_non_loopback": bool, "allowed_origins": "tuple",
     "allow_null_origin": bool, "max_connections": int,
     "allowed_hosts": "tuple", "auth_token": "str | None", "status_interval_s": float,
-    "max_message_bytes": int, "max_audio_message_bytes": int, "rate_limit_per_s": float,
+    "max_message_bytes": int, "max_audio_message_bytes": int, "max_upload_bytes": int,
+    "rate_limit_per_s": float,
     "max_concurrent_analyses": int, "allow_client_capture": bool, "start_at_login": bool,
     "capture_allowed_origins": "tuple", "capture_denied_origins": "tuple",
     "start_minimised": bool, "log_level": str, "data_dir": Path, "cache_dir": Path,

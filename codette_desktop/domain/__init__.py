@@ -6,7 +6,12 @@ anything the contract does not allow, so code downstream never checks again.
 Pure Python; imports nothing but :mod:`codette_desktop.errors`.
 """
 
-from codette_desktop.domain.audio import ANALYSIS_TYPES, AUDIO_FORMATS, AudioPayload
+from codette_desktop.domain.audio import (
+    ANALYSIS_TYPES,
+    AUDIO_FORMATS,
+    AudioPayload,
+    UploadHeader,
+)
 from codette_desktop.domain.daw import DawContext, Track
 from codette_desktop.domain.fields import WireFields
 
@@ -16,5 +21,6 @@ __all__ = [
     "AudioPayload",
     "DawContext",
     "Track",
+    "UploadHeader",
     "WireFields",
 ]

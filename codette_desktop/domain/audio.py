@@ -61,3 +61,46 @@ class AudioPayload:
         size = len(self.data) if self.data is not None else None
         where = f"data={size} chars" if size is not None else f"path={self.path!r}"
         return f"AudioPayload(format={self.format!r}, {where})"
+
+
+# An upload's size is checked against the user's setting by the server; this only keeps
+# absurd values out.
+MAX_WIRE_UPLOAD_BYTES = 1 << 40
+
+
+@dataclass(frozen=True, slots=True)
+class UploadHeader:
+    """``analyze.upload``: the file follows in binary frames (WebSocket) or is the body
+    (HTTP), ``size_bytes`` long, in ``format``."""
+
+    format: str
+    size_bytes: int
+    sample_rate: int | None = None
+    channels: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.format not in AUDIO_FORMATS:
+            raise ProtocolError(
+                "invalid_field",
+                f"Field 'upload.format' must be one of: {', '.join(AUDIO_FORMATS)}",
+                field="upload.format")
+        if not 0 < self.size_bytes <= MAX_WIRE_UPLOAD_BYTES:
+            raise ProtocolError("invalid_field", "Field 'upload.size' must be a positive "
+                                "number of bytes", field="upload.size")
+
+    @classmethod
+    def from_wire(cls, f: WireFields) -> UploadHeader:
+        fmt = f.string("format", max_len=32)
+        if fmt is None or fmt not in AUDIO_FORMATS:
+            raise f.bad("format", f"one of: {', '.join(AUDIO_FORMATS)}")
+        size = f.integer("size", low=1, high=MAX_WIRE_UPLOAD_BYTES)
+        if size is None:
+            raise f.missing("size")
+        return cls(format=fmt, size_bytes=size,
+                   sample_rate=f.integer("sample_rate", low=1, high=MAX_WIRE_SAMPLE_RATE),
+                   channels=f.integer("channels", low=1, high=MAX_WIRE_CHANNELS))
+
+    def payload(self, path: str) -> AudioPayload:
+        """The uploaded file as the audio of an analysis."""
+        return AudioPayload(format=self.format, path=path, sample_rate=self.sample_rate,
+                            channels=self.channels)

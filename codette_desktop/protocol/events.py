@@ -104,6 +104,17 @@ class AnalysisCompleted:
 
 
 @dataclass(frozen=True, slots=True)
+class AnalysisProgress:
+    """An upload arriving or an analysis under way: ``stage`` is ``upload``, ``queued``
+    or ``analysing``; ``fraction`` 0..1 of that stage."""
+
+    client_id: str
+    request_id: str
+    stage: str
+    fraction: float
+
+
+@dataclass(frozen=True, slots=True)
 class AnalysisWarmedUp:
     seconds: float
 
@@ -139,6 +150,7 @@ Event = (
     | CapturePermissionRequested
     | ChatExchanged
     | AnalysisCompleted
+    | AnalysisProgress
     | AnalysisWarmedUp
     | CaptureStateChanged
     | LevelsMeasured

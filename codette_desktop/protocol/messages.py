@@ -14,10 +14,17 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from codette_desktop.domain import ANALYSIS_TYPES, AudioPayload, DawContext, Track, WireFields
+from codette_desktop.domain import (
+    ANALYSIS_TYPES,
+    AudioPayload,
+    DawContext,
+    Track,
+    UploadHeader,
+    WireFields,
+)
 from codette_desktop.domain.fields import MAX_ID_CHARS
 from codette_desktop.domain.perspectives import DEFAULT_PERSPECTIVE, validate_perspective
 from codette_desktop.errors import ProtocolError
@@ -122,6 +129,7 @@ class Analyze(Request):
     capture_seconds: float | None = None
     session_id: str | None = None
     capture_token: str | None = None  # native clients analysing what is captured
+    upload: UploadHeader | None = None  # the file follows in binary frames
 
     def __post_init__(self) -> None:
         if self.analysis_type not in ANALYSIS_TYPES:
@@ -129,10 +137,18 @@ class Analyze(Request):
                 "invalid_field",
                 f"Field 'analysis_type' must be one of: {', '.join(ANALYSIS_TYPES)}",
                 field="analysis_type")
-        if self.audio is not None and self.capture_seconds is not None:
+        sources = [self.audio, self.capture_seconds, self.upload]
+        if sum(source is not None for source in sources) > 1:
             raise ProtocolError(
-                "invalid_field", "Send at most one audio source: 'audio' or 'source'",
-                field="source")
+                "invalid_field",
+                "Send at most one audio source: 'audio', 'upload' or 'source'",
+                field="upload" if self.upload is not None else "source")
+
+
+    def with_uploaded_file(self, path: str) -> Analyze:
+        """This request once its upload has arrived in ``path``."""
+        assert self.upload is not None, "not an upload"
+        return replace(self, upload=None, audio=self.upload.payload(path))
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,6 +349,7 @@ def _levels(f: WireFields | None) -> LevelsInfo | None:
 
 def _analyze(rid: RequestId, f: WireFields) -> Analyze:
     audio = f.obj("audio")
+    upload = f.obj("upload")
     source = f.string("source", max_len=32)
     seconds = None
     if source is not None:
@@ -353,6 +370,7 @@ def _analyze(rid: RequestId, f: WireFields) -> Analyze:
         capture_seconds=seconds,
         session_id=f.string("session_id", max_len=MAX_ID_CHARS),
         capture_token=_token(f),
+        upload=UploadHeader.from_wire(upload) if upload is not None else None,
     )
 
 

@@ -77,6 +77,39 @@ def request_from_query(route: Route, query: Mapping[str, str],
     return messages.decode_object(fields)
 
 
+# Content types of an audio file POSTed to the analyze route, and the format each means
+# (None: say it in the query, ``?format=pcm_s16le&sample_rate=48000&channels=2``).
+UPLOAD_TYPES: dict[str, str | None] = {
+    "audio/wav": "wav", "audio/x-wav": "wav", "audio/wave": "wav", "audio/vnd.wave": "wav",
+    "audio/flac": "flac", "audio/x-flac": "flac", "application/octet-stream": None,
+}
+_UPLOAD_QUERY: Mapping[str, Callable[[str], Any]] = {
+    "analysis_type": str, "sample_rate": int, "channels": int, "session_id": str,
+    "track_name": str, "track_type": str, "track_id": str,
+}
+
+
+def upload_request(query: Mapping[str, str], *, fmt: str, size: int) -> messages.Analyze:
+    """The analyze request for an uploaded body, from its query string."""
+    fields: dict[str, Any] = {}
+    for name, convert in _UPLOAD_QUERY.items():
+        if query.get(name):
+            try:
+                fields[name] = convert(query[name])
+            except ValueError:
+                raise ProtocolError("invalid_field", f"Query parameter '{name}' must be "
+                                    f"{_WHAT.get(convert, 'valid')}", field=name) from None
+    track = {k: fields.pop(k) for k in ("track_name", "track_type", "track_id") if k in fields}
+    upload = {"format": fmt, "size": size}
+    for key in ("sample_rate", "channels"):
+        if key in fields:
+            upload[key] = fields.pop(key)
+    request = messages.decode_object({"type": "analyze", "upload": upload,
+                                      "track_data": track, **fields})
+    assert isinstance(request, messages.Analyze)
+    return request
+
+
 def _finite(raw: str) -> float:
     value = float(raw)
     if not math.isfinite(value):
@@ -84,7 +117,8 @@ def _finite(raw: str) -> float:
     return value
 
 
-_WHAT: dict[Callable[[str], Any], str] = {int: "an integer", _finite: "a number"}
+_WHAT: dict[Callable[[str], Any], str] = {int: "an integer", _finite: "a number",
+                                          str: "text"}
 
 
 # -- reply shapes the frontend reads ------------------------------------------------------

@@ -66,6 +66,7 @@ class ServiceBridge(QObject):
         messages_logged(list[MessageLogged]): batched, oldest first, ≤ ~30 batches/s.
         chat_exchanged(ChatExchanged)
         analysis_completed(AnalysisCompleted)
+        analysis_progress(AnalysisProgress): an upload arriving or an analysis under way.
         analysis_warmed_up(float seconds)
         capture_state_changed(CaptureStateChanged)
         levels_measured(LevelsMeasured): as often as the capture meters (~30 Hz).
@@ -90,6 +91,7 @@ class ServiceBridge(QObject):
     messages_logged = Signal(list)
     chat_exchanged = Signal(object)
     analysis_completed = Signal(object)
+    analysis_progress = Signal(object)
     analysis_warmed_up = Signal(float)
     capture_state_changed = Signal(object)
     levels_measured = Signal(object)
@@ -221,6 +223,8 @@ class ServiceBridge(QObject):
                 self.chat_exchanged.emit(event)
             case events.AnalysisCompleted():
                 self.analysis_completed.emit(event)
+            case events.AnalysisProgress():
+                self.analysis_progress.emit(event)
             case events.AnalysisWarmedUp():
                 self.analysis_warmed_up.emit(event.seconds)
             case events.CaptureStateChanged():

@@ -26,6 +26,7 @@ from starlette.types import Receive, Scope, Send
 from codette_desktop.errors import ProtocolError
 from codette_desktop.protocol import messages, replies, rest
 from codette_desktop.server.access import AccessControl, Refusal, RequestHead
+from codette_desktop.server.uploads import UploadSpool
 
 if TYPE_CHECKING:
     from codette_desktop.server.clients import ClientInfo
@@ -176,6 +177,9 @@ class CodetteApp:
 
     async def _answer_body(self, route: rest.Route, request: HttpRequest,
                            client: ClientInfo) -> dict[str, Any]:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if route is rest.ANALYZE and content_type in rest.UPLOAD_TYPES:
+            return await self._answer_upload(request, content_type, client)
         # JSON bodies share the WebSocket's 1 MiB message limit; audio files are POSTed
         # as themselves (see docs/WEBSOCKET_API.md), not as base64 inside JSON.
         cap = self.server.limits.max_message_bytes
@@ -195,6 +199,33 @@ class CodetteApp:
             raise ProtocolError("invalid_json", "Invalid JSON format: the body must be a "
                                 "JSON object") from None
         return await self.server.answer(rest.request_from_body(route, obj), client)
+
+
+    async def _answer_upload(self, request: HttpRequest, content_type: str,
+                             client: ClientInfo) -> dict[str, Any]:
+        """``POST /codette/analyze`` with the audio file as the body: spooled to a file as
+        it arrives, then analysed like an ``analyze`` upload."""
+        query = dict(parse_qsl(request.url.query, keep_blank_values=False))
+        cap = self.server.settings.max_upload_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > cap:
+            raise ProtocolError("payload_too_large",
+                                f"An upload may not exceed {cap // (1024 * 1024)} MiB")
+        fmt = rest.UPLOAD_TYPES[content_type] or query.get("format", "")
+        spool = UploadSpool(self.server.upload_dir, expected=cap, suffix=fmt or "bin")
+        try:
+            async for chunk in request.stream():
+                if spool.received + len(chunk) > cap:
+                    raise ProtocolError("payload_too_large",
+                                        f"An upload may not exceed {cap // (1024 * 1024)} MiB")
+                spool.write(chunk)
+            spool.close()
+            if not spool.received:
+                raise ProtocolError("invalid_field", "The body holds no audio", field="body")
+            analyze = rest.upload_request(query, fmt=fmt, size=spool.received)
+            return await self.server.answer(analyze.with_uploaded_file(spool.path), client)
+        finally:
+            spool.discard()
 
 
 def _too_large(cap: int) -> str:

@@ -37,6 +37,7 @@ from codette_desktop.protocol.policy import (
 from codette_desktop.server.access import AccessControl, Refusal, RequestHead, WindowedLog
 from codette_desktop.server.asgi import CodetteApp
 from codette_desktop.server.clients import ClientInfo
+from codette_desktop.server.uploads import clear_spool, spool_dir
 from codette_desktop.server.uvicorn_host import (
     PROTOCOL_EXTENSION,
     EmbeddedServer,
@@ -167,6 +168,7 @@ class CodetteServer:
             raise ServerError(f"cannot listen on {settings.host}:{settings.port}: "
                               f"{exc.strerror or exc}") from exc
         self.budget = OutboundBudget(self.limits)
+        clear_spool(settings.cache_dir)
         config = make_config(
             self._app,
             max_frame_bytes=settings.max_audio_message_bytes + HARD_CAP_MARGIN,
@@ -345,6 +347,20 @@ class CodetteServer:
         self._observer(events.HttpRequestLogged(
             method=head.method, path=head.path[:200], status=status, size=size,
             duration_ms=seconds * 1000, origin=head.get("origin"), peer=peer, at=time.time()))
+
+    @property
+    def upload_dir(self) -> Path:
+        return spool_dir(self.settings.cache_dir)
+
+    def progress(self, client: ClientInfo, request_id: messages.RequestId, stage: str,
+                 done: int, total: int) -> dict[str, Any]:
+        """An ``analysis_progress`` reply, also reported to the dashboard."""
+        fraction = round(done / total, 4) if total else 0.0
+        self._observer(events.AnalysisProgress(
+            client_id=client.client_id, request_id=str(request_id), stage=stage,
+            fraction=fraction))
+        return replies.reply("analysis_progress", request_id, stage=stage, received=done,
+                             total=total, fraction=fraction)
 
     # -- logging and encoding ------------------------------------------------------------
 

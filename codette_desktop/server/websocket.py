@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -28,6 +29,7 @@ from codette_desktop.protocol.policy import (
     OutboundBudget,
 )
 from codette_desktop.server.clients import ClientInfo
+from codette_desktop.server.uploads import IDLE_TIMEOUT_S, MAX_CHUNK_BYTES, UploadSpool
 
 if TYPE_CHECKING:
     from codette_desktop.server.server import CodetteServer
@@ -47,6 +49,12 @@ CLOSE_INTERNAL = 1011
 # client: a stale meter frame is worthless and an unbounded queue is a memory leak.
 PUSH_BUFFER_LIMIT = 256 * 1024
 CLOSE_SEND_TIMEOUT_S = 1.0
+
+
+@dataclasses.dataclass(slots=True)
+class _Upload:
+    request: messages.Analyze
+    spool: UploadSpool
 
 
 class ClientGone(Exception):
@@ -74,6 +82,7 @@ class WebSocketSession:
         self.close_code: int | None = None
         self.close_reason = ""
         self.tasks: set[asyncio.Task[None]] = set()
+        self.upload: _Upload | None = None
 
     # -- receiving -------------------------------------------------------------------------
 
@@ -95,9 +104,82 @@ class WebSocketSession:
 
     async def _receive_bytes(self, frame: bytes) -> None:
         self.server.log_in(self.client, "<binary>", len(frame), "")
-        await self.send_error(ProtocolError(
-            "invalid_message", "A binary frame must follow an analyze upload header; "
-            "send requests as JSON text frames"))
+        upload = self.upload
+        if upload is None:
+            await self.send_error(ProtocolError(
+                "invalid_message", "A binary frame must follow an analyze message with "
+                "'upload'; send requests as JSON text frames"))
+            return
+        if len(frame) > MAX_CHUNK_BYTES:
+            await self._close_too_big(len(frame), MAX_CHUNK_BYTES)
+            return
+        try:
+            upload.spool.write(frame)
+        except (ProtocolError, OSError) as exc:
+            self._end_upload()
+            await self.send_error(replies.as_protocol_error(exc, upload.request.id))
+            return
+        if upload.spool.progress_due():
+            await self.send(self.server.progress(
+                self.client, upload.request.id, "upload", upload.spool.received,
+                upload.spool.expected))
+        if upload.spool.complete:
+            self.upload = None
+            request = upload.request.with_uploaded_file(upload.spool.path)
+            self._spawn(request.id, self._analyse_upload(request, upload.spool))
+
+    async def _start_upload(self, request: messages.Analyze) -> None:
+        header = request.upload
+        assert header is not None
+        limit = self.server.settings.max_upload_bytes
+        if header.size_bytes > limit:
+            await self.send_error(ProtocolError(
+                "payload_too_large", f"An upload may not exceed {limit // (1024 * 1024)} MiB "
+                f"({header.size_bytes} bytes announced)", request_id=request.id))
+            return
+        if self.upload is not None:
+            await self.send_error(ProtocolError(
+                "rate_limited", "Another upload on this connection is still in progress",
+                request_id=request.id))
+            return
+        spool = UploadSpool(self.server.upload_dir, expected=header.size_bytes,
+                            suffix=header.format)
+        self.upload = _Upload(request, spool)
+        self._arm_upload_watchdog()
+        await self.send(self.server.progress(self.client, request.id, "upload", 0,
+                                             header.size_bytes))
+
+    def _arm_upload_watchdog(self) -> None:
+        loop = asyncio.get_running_loop()
+
+        def check() -> None:
+            upload = self.upload
+            if upload is None:
+                return
+            idle = time.monotonic() - upload.spool.last_chunk
+            if idle < IDLE_TIMEOUT_S:
+                loop.call_later(IDLE_TIMEOUT_S - idle, check)
+                return
+            self._end_upload()
+            task = loop.create_task(self.send_error(ProtocolError(
+                "invalid_message", f"The upload stalled: no data for {IDLE_TIMEOUT_S:g} s "
+                f"({upload.spool.received} of {upload.spool.expected} bytes came)",
+                request_id=upload.request.id)))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+        loop.call_later(IDLE_TIMEOUT_S, check)
+
+    async def _analyse_upload(self, request: messages.Analyze, spool: UploadSpool) -> None:
+        try:
+            await self._reply_all(self.server.handler.handle(request, self.client), request.id)
+        finally:
+            spool.discard()
+
+    def _end_upload(self) -> None:
+        if self.upload is not None:
+            self.upload.spool.discard()
+            self.upload = None
 
     async def _receive_text(self, frame: str) -> None:
         # str.isascii() is O(1) in CPython; encode (O(n)) only non-ASCII frames near a limit.
@@ -121,6 +203,9 @@ class WebSocketSession:
             request = messages.decode_object(obj)
         except ProtocolError as exc:
             await self.send_error(exc)
+            return
+        if isinstance(request, messages.Analyze) and request.upload is not None:
+            await self._start_upload(request)
             return
         try:
             reply = self.server.handler.answer_now(request, self.client)
@@ -177,9 +262,9 @@ class WebSocketSession:
         except MessageTooLarge:
             await self._close_too_big(size)
 
-    async def _close_too_big(self, size: int) -> None:
+    async def _close_too_big(self, size: int, limit: int | None = None) -> None:
         log.warning("closing %s: %d-byte message over the %d-byte limit",
-                    self.client.client_id, size, self.policy.limits.max_message_bytes)
+                    self.client.client_id, size, limit or self.policy.limits.max_message_bytes)
         await self.close(CLOSE_TOO_BIG, "message too big")
 
     def _spawn(self, request_id: messages.RequestId,
@@ -309,5 +394,6 @@ class WebSocketSession:
             self._protocol.force_close(code, reason)
 
     def cancel_tasks(self) -> None:
+        self._end_upload()
         for task in list(self.tasks):
             task.cancel()

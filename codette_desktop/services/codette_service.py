@@ -148,6 +148,8 @@ class CodetteService:
                 async for message in self._chat(request, client):
                     yield message
             case messages.Analyze():
+                if request.audio is not None and request.audio.path is not None:
+                    yield self.server.progress(client, rid, "analysing", 0, 1)
                 yield await self._analyze(request, client)
             case messages.History():
                 session = self.session_of(client, request.session_id)
