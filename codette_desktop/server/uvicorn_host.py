@@ -39,7 +39,48 @@ PROTOCOL_EXTENSION = "codette.protocol"
 FORCE_CLOSE_GRACE_S = 2.0
 
 
+# Messages a connection may have waiting for the app before reading pauses. uvicorn pauses
+# after every message, and each pause and resume re-registers the socket with the loop
+# (a new QSocketNotifier under qasync): a busy connection paid that twice per message.
+MAX_QUEUED_MESSAGES = 16
+MAX_QUEUED_BYTES = 1024 * 1024
+
+
 class WebSocketProtocol(WebSocketsSansIOProtocol):
+    queued_bytes = 0
+
+    def send_receive_event_to_app(self) -> None:
+        data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
+        self.frames = []
+        if self.close_sent:
+            return  # past websocket.close: discard, keep reading for the peer's close
+        if self.curr_msg_data_type == "text":
+            try:
+                text = data.decode()
+            except UnicodeDecodeError:
+                self.conn.send_close(1007)  # RFC 6455 §8.1: invalid UTF-8
+                self.handle_parser_exception()
+                return
+            self.queue.put_nowait({"type": "websocket.receive", "text": text,
+                                   "size": len(data)})
+        else:
+            self.queue.put_nowait({"type": "websocket.receive", "bytes": data,
+                                   "size": len(data)})
+        self.queued_bytes += len(data)
+        if not self.read_paused and (self.queue.qsize() >= MAX_QUEUED_MESSAGES
+                                     or self.queued_bytes >= MAX_QUEUED_BYTES):
+            self.read_paused = True
+            self.transport.pause_reading()
+
+    async def receive(self) -> Any:
+        message = await self.queue.get()
+        self.queued_bytes -= message.get("size", 0)
+        if self.read_paused and self.queue.qsize() <= MAX_QUEUED_MESSAGES // 2 and \
+                self.queued_bytes < MAX_QUEUED_BYTES // 2:
+            self.read_paused = False
+            self.transport.resume_reading()
+        return message
+
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
         if hasattr(self, "scope"):  # not set when the handshake was refused
