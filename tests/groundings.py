@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from codette_desktop.domain.perspectives import PERSPECTIVES
 from codette_desktop.engine.grounding import Grounding, GroundingFact
 from codette_desktop.engine.knowledge import KnowledgeBase
-from codette_desktop.engine.perspectives import PERSPECTIVES
 
 KNOWLEDGE = Path(__file__).resolve().parent.parent / "resources" / "knowledge"
 

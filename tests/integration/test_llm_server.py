@@ -76,7 +76,7 @@ def test_deltas_arrive_incrementally_and_join_to_the_full_answer(llm_server: LLM
 def test_the_prompt_is_compact_measured_by_the_server(llm_server: LLMServer) -> None:
     """The real token counts (usage.prompt_tokens) of typical grounded prompts; printed
     for the record (pytest -s), bounded, and close to the builder's own estimate."""
-    for code in QUESTIONS:
+    for code in ("en", "de"):  # every language's estimate is unit-tested
         for with_session in (False, True):
             messages = build_messages(vocal_compression(code, with_session=with_session))
             reply = httpx.post(f"{llm_server.base_url}/chat/completions", timeout=120, json={
