@@ -37,12 +37,12 @@ LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # Time a local model gets to start answering (connecting and its first token) before the
 # built-in engine answers instead. The first token waits until the whole prompt is read:
-# SmolLM2-135M read the builder's ~420-token prompt in 1.7 s on 2 cores (4 ms a token,
-# bench/llm_bench.py). A 7B model does ~50x that work per token; llama.cpp on a 4-core
-# laptop CPU is commonly reported at 20-30 prompt tokens/s (15-21 s for this prompt), on a
-# 6-8 core desktop 50+ (under 10 s), and Ollama or LM Studio may first spend up to ~10 s
-# loading the model. 30 s covers the laptop with a cold load; a 2-core machine is too slow
-# for a 7B model whatever the timeout (~90 s here).
+# SmolLM2-135M read the builder's ~420-token prompt in 1.7-3.8 s on 2 shared cores
+# (4-9 ms a token, bench/llm_bench.py). A 7B model does ~50x that work per token;
+# llama.cpp on a 4-core laptop CPU is commonly reported at 20-30 prompt tokens/s (15-21 s
+# for this prompt), on a 6-8 core desktop 50+ (under 10 s), and Ollama or LM Studio may
+# first spend up to ~10 s loading the model. 30 s covers the laptop with a cold load; a
+# 2-core machine is too slow for a 7B model whatever the timeout (90 s or more here).
 DEFAULT_LLM_TIMEOUT_S = 30.0
 
 
