@@ -132,7 +132,8 @@ class LLMClient:
     def stream_chat(self, messages: Sequence[Mapping[str, str]], *, model: str,
                     max_tokens: int = DEFAULT_MAX_TOKENS,
                     temperature: float = DEFAULT_TEMPERATURE) -> ChatStream:
-        """Start a streamed completion; iterate the result for text deltas."""
+        """A streamed completion: the request goes out when the result is first iterated;
+        close it (``async with``) to end it early."""
         body = {
             "model": model,
             "messages": [dict(m) for m in messages],

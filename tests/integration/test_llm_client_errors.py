@@ -14,6 +14,7 @@ from itertools import pairwise
 
 import pytest
 
+from codette_desktop.config import Settings
 from codette_desktop.errors import LLMError
 from codette_desktop.llm import LLMClient, LLMStatus, StreamStats
 
@@ -133,6 +134,7 @@ def test_a_garbled_chunk_is_an_llm_error() -> None:
 
 
 def test_usage_in_the_stream_is_taken_and_the_key_goes_only_in_the_header() -> None:
+    """A client made from the settings (a trailing slash on the URL is fine)."""
     script = [(0, SSE_HEAD + sse(delta("One")) + sse(delta(" two")) + sse(delta(" three"))
                + sse({"choices": [{"delta": {}, "finish_reason": "stop"}]})
                + sse({"choices": [], "usage": {"prompt_tokens": 377, "completion_tokens": 3}})
@@ -140,8 +142,8 @@ def test_usage_in_the_stream_is_taken_and_the_key_goes_only_in_the_header() -> N
     requests: list[bytes] = []
 
     async def main() -> tuple[list[str], StreamStats, LLMStatus]:
-        async with (scripted_server(script, requests) as url,
-                    LLMClient(url, api_key="sk-abc", timeout_s=5) as client):
+        async with scripted_server(script, requests) as url, LLMClient.from_settings(
+                Settings(llm_url=url + "/", llm_api_key="sk-abc", llm_timeout_s=5)) as client:
             async with client.stream_chat(MESSAGES, model="m", max_tokens=50,
                                           temperature=0.2) as stream:
                 deltas = [piece async for piece in stream]
