@@ -1,0 +1,256 @@
+"""Event-loop benchmark: plain asyncio, stock qasync and FastQEventLoop, side by side.
+
+    .venv/bin/python bench/loop_bench.py [--rounds 3] [--callbacks 200000] [--clients 50]
+                                         [--per-client 200] [--pings 1000] [--idle 3]
+
+Each measurement runs in a fresh process per loop (QCoreApplication, headless):
+  (a) call_soon: N callbacks chained (each schedules the next: one callback per loop
+      iteration); N steps of 100 tasks doing ``await asyncio.sleep(0)`` (100 ready at
+      once, the shape of a busy server); N ``call_soon_threadsafe`` calls from a thread
+      (how audio blocks and executor results arrive);
+  (b) a websockets ping → pong server (bench/plain_echo_server.py's handler) on the loop;
+      the clients (bench/ws_bench.py's) run in this process, so the server's loop is the
+      only thing measured: throughput with --clients × --per-client pings (10 in flight per
+      client), ping round trip p50 with one client, and the server process's CPU time per
+      message (steadier than wall-clock rates on a shared machine);
+  (c) idle: the same server with one open connection for --idle seconds: CPU % and
+      wake-ups/s of the server process (must stay near zero: no busy spinning).
+Rounds rotate the order of the loops; the table shows the median of each figure and its
+ratio to plain asyncio measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(BENCH.parent))
+
+from idle_bench import measure  # noqa: E402
+from ws_bench import percentile, ping_rtts, throughput  # noqa: E402
+
+LOOPS = ("asyncio", "qasync", "fast")
+YIELDING_TASKS = 100
+
+
+# --- in the measured process ----------------------------------------------------------
+
+
+def make_loop(kind: str) -> asyncio.AbstractEventLoop:
+    if kind == "asyncio":
+        return asyncio.new_event_loop()
+    import qasync
+    from PySide6.QtCore import QCoreApplication
+
+    from codette_desktop.qt.event_loop import FastQEventLoop
+
+    app = QCoreApplication.instance() or QCoreApplication(sys.argv[:1])
+    return FastQEventLoop(app) if kind == "fast" else qasync.QEventLoop(app)
+
+
+async def chained(count: int) -> float:
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    left = count
+
+    def step() -> None:
+        nonlocal left
+        left -= 1
+        if left:
+            loop.call_soon(step)
+        else:
+            done.set_result(None)
+
+    start = time.perf_counter()
+    loop.call_soon(step)
+    await done
+    return count / (time.perf_counter() - start)
+
+
+async def yielding(count: int) -> float:
+    async def task(steps: int) -> None:
+        for _ in range(steps):
+            await asyncio.sleep(0)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(task(count // YIELDING_TASKS) for _ in range(YIELDING_TASKS)))
+    return count / (time.perf_counter() - start)
+
+
+async def from_a_thread(count: int) -> float:
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    left = count
+
+    def arrived() -> None:
+        nonlocal left
+        left -= 1
+        if not left:
+            done.set_result(None)
+
+    def send() -> None:
+        for _ in range(count):
+            loop.call_soon_threadsafe(arrived)
+
+    start = time.perf_counter()
+    thread = threading.Thread(target=send)
+    thread.start()
+    await done
+    rate = count / (time.perf_counter() - start)
+    thread.join()
+    return rate
+
+
+async def serve_until_killed() -> None:
+    from plain_echo_server import handler
+    from websockets.asyncio.server import serve
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        print(f"READY {next(iter(server.sockets)).getsockname()[1]}", flush=True)
+        await asyncio.Future()
+
+
+def run_role(role: str, kind: str, count: int) -> None:
+    loop = make_loop(kind)
+    asyncio.set_event_loop(loop)
+    if role == "serve":
+        loop.run_until_complete(serve_until_killed())
+        return
+    loop.run_until_complete(chained(1000))  # warm up
+    rates = [
+        loop.run_until_complete(chained(count)),
+        loop.run_until_complete(yielding(count)),
+        loop.run_until_complete(from_a_thread(count // 4)),
+    ]
+    print(json.dumps(rates))
+    loop.close()
+
+
+# --- the orchestrator -----------------------------------------------------------------
+
+
+def spawn(role: str, kind: str, count: int = 0) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, __file__, "--role", role, "--loop", kind, "--count", str(count)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def measure_server(kind: str, args: argparse.Namespace) -> dict[str, float]:
+    server = spawn("serve", kind)
+    assert server.stdout is not None
+    try:
+        line = server.stdout.readline()
+        assert line.startswith("READY"), line
+        url = f"ws://127.0.0.1:{int(line.split()[1])}/"
+        asyncio.run(ping_rtts(url, 200))  # warm up
+        p50 = percentile(asyncio.run(ping_rtts(url, args.pings)), 50)
+        cpu = psutil.Process(server.pid)
+        before = sum(cpu.cpu_times()[:2])
+        rate = asyncio.run(throughput(url, args.clients, args.per_client))
+        cpu_us = (sum(cpu.cpu_times()[:2]) - before) / (args.clients * args.per_client) * 1e6
+
+        async def hold_idle_connection() -> tuple[float, float]:
+            from websockets.asyncio.client import connect
+
+            async with connect(url) as ws:
+                await ws.recv()
+                sample = await asyncio.to_thread(measure, server.pid, args.idle, kind)
+            return sample.cpu_percent, sample.wakeups_per_s
+
+        idle_cpu, wakeups = asyncio.run(hold_idle_connection())
+    finally:
+        server.terminate()
+        server.wait()
+    return {
+        "throughput": rate,
+        "ping_p50": p50,
+        "cpu_us": cpu_us,
+        "idle_cpu": idle_cpu,
+        "wakeups": wakeups,
+    }
+
+
+def measure_callbacks(kind: str, count: int) -> dict[str, float]:
+    proc = spawn("callbacks", kind, count)
+    out, _ = proc.communicate()
+    assert proc.returncode == 0, out
+    chain, tasks, threadsafe = json.loads(out)
+    return {"chain": chain, "tasks": tasks, "threadsafe": threadsafe}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--callbacks", type=int, default=200_000)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--per-client", type=int, default=200)
+    parser.add_argument("--pings", type=int, default=1000)
+    parser.add_argument("--idle", type=float, default=3.0)
+    parser.add_argument("--role", choices=("serve", "callbacks"), help=argparse.SUPPRESS)
+    parser.add_argument("--loop", choices=LOOPS, help=argparse.SUPPRESS)
+    parser.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.role:
+        run_role(args.role, args.loop, args.count)
+        return
+
+    samples: dict[str, list[dict[str, float]]] = {kind: [] for kind in LOOPS}
+    for round_ in range(args.rounds):
+        order = LOOPS[round_ % 3 :] + LOOPS[: round_ % 3]
+        for kind in order:
+            figures = measure_callbacks(kind, args.callbacks)
+            figures.update(measure_server(kind, args))
+            samples[kind].append(figures)
+        print(f"round {round_ + 1}/{args.rounds} done", file=sys.stderr, flush=True)
+
+    median = {
+        kind: {key: statistics.median(s[key] for s in runs) for key in runs[0]}
+        for kind, runs in samples.items()
+    }
+    base = median["asyncio"]
+    rows: list[tuple[str, str, Callable[[float], str]]] = [
+        ("chain", "call_soon chained (callbacks/s)", "{:,.0f}".format),
+        ("tasks", f"{YIELDING_TASKS} tasks sleep(0) (steps/s)", "{:,.0f}".format),
+        ("threadsafe", "call_soon_threadsafe, 1 thread (calls/s)", "{:,.0f}".format),
+        ("throughput", f"ws {args.clients}x{args.per_client} pings (msg/s)", "{:,.0f}".format),
+        ("ping_p50", "ws ping p50, 1 client (ms)", "{:.3f}".format),
+        ("cpu_us", "ws server CPU per message (µs)", "{:.1f}".format),
+        ("idle_cpu", f"idle CPU % over {args.idle:g} s", "{:.2f}".format),
+        ("wakeups", "idle wake-ups/s", "{:.1f}".format),
+    ]
+    print(f"median of {args.rounds} rounds; ratio = loop / plain asyncio (same run)\n")
+    print(f"{'':40}" + "".join(f"{kind:>14}{'ratio':>7}" for kind in LOOPS))
+    for key, label, fmt in rows:
+        cells = []
+        for kind in LOOPS:
+            value = median[kind][key]
+            ratio = f"{value / base[key]:.2f}" if base[key] > 0.05 else "-"
+            cells.append(f"{fmt(value):>14}{ratio:>7}")
+        print(f"{label:40}" + "".join(cells))
+    fast, stock = median["fast"], median["qasync"]
+    print(
+        f"\nfast / stock qasync: call_soon chained x{fast['chain'] / stock['chain']:.2f}, "
+        f"tasks x{fast['tasks'] / stock['tasks']:.2f}, "
+        f"threadsafe x{fast['threadsafe'] / stock['threadsafe']:.2f}, "
+        f"ws throughput x{fast['throughput'] / stock['throughput']:.2f}, "
+        f"CPU per message x{fast['cpu_us'] / stock['cpu_us']:.2f}, "
+        f"ping p50 x{fast['ping_p50'] / stock['ping_p50']:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
