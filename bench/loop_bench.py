@@ -4,16 +4,19 @@
                                          [--per-client 200] [--pings 1000] [--idle 3]
 
 Each measurement runs in a fresh process per loop (QCoreApplication, headless):
-  (a) call_soon: N callbacks chained (each schedules the next: one callback per loop
+  (a) per CPU second of the process (wall-clock rates swing with the machine's load):
+      call_soon with N callbacks chained (each schedules the next: one callback per loop
       iteration); N steps of 100 tasks doing ``await asyncio.sleep(0)`` (100 ready at
       once, the shape of a busy server); N ``call_soon_threadsafe`` calls from a thread
       (how audio blocks and executor results arrive);
-  (b) a websockets ping → pong server (bench/plain_echo_server.py's handler) on the loop;
-      the clients (bench/ws_bench.py's) run in this process, so the server's loop is the
-      only thing measured: throughput with --clients × --per-client pings (10 in flight per
-      client), ping round trip p50 with one client, and the server process's CPU time per
-      message (steadier than wall-clock rates on a shared machine);
-  (c) idle: the same server with one open connection for --idle seconds: CPU % and
+  (b) two ping → pong servers from bench/baseline_servers.py on the loop: ``plain``
+      (``websockets.asyncio.server.serve``) and ``stack`` (uvicorn + httptools +
+      websockets sans-I/O, the app's transport). The clients (bench/ws_bench.py's) run
+      in this process, so the server's loop is the only thing measured: throughput with
+      --clients × --per-client pings (10 in flight per client), ping round trip p50 with
+      one client, and the server process's CPU time per message (steadier than
+      wall-clock rates on a shared machine);
+  (c) idle: the stack server with one open WebSocket for --idle seconds: CPU % and
       wake-ups/s of the server process (must stay near zero: no busy spinning).
 Rounds rotate the order of the loops; the table shows the median of each figure and its
 ratio to plain asyncio measured in the same run.
@@ -33,6 +36,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psutil
+from websockets.asyncio.client import connect
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
@@ -42,6 +46,7 @@ from idle_bench import measure  # noqa: E402
 from ws_bench import percentile, ping_rtts, throughput  # noqa: E402
 
 LOOPS = ("asyncio", "qasync", "fast")
+SERVERS = ("plain", "stack")
 YIELDING_TASKS = 100
 
 
@@ -73,10 +78,10 @@ async def chained(count: int) -> float:
         else:
             done.set_result(None)
 
-    start = time.perf_counter()
+    start = time.process_time()
     loop.call_soon(step)
     await done
-    return count / (time.perf_counter() - start)
+    return count / (time.process_time() - start)
 
 
 async def yielding(count: int) -> float:
@@ -84,9 +89,9 @@ async def yielding(count: int) -> float:
         for _ in range(steps):
             await asyncio.sleep(0)
 
-    start = time.perf_counter()
+    start = time.process_time()
     await asyncio.gather(*(task(count // YIELDING_TASKS) for _ in range(YIELDING_TASKS)))
-    return count / (time.perf_counter() - start)
+    return count / (time.process_time() - start)
 
 
 async def from_a_thread(count: int) -> float:
@@ -104,29 +109,26 @@ async def from_a_thread(count: int) -> float:
         for _ in range(count):
             loop.call_soon_threadsafe(arrived)
 
-    start = time.perf_counter()
+    start = time.process_time()
     thread = threading.Thread(target=send)
     thread.start()
     await done
-    rate = count / (time.perf_counter() - start)
+    rate = count / (time.process_time() - start)
     thread.join()
     return rate
 
 
-async def serve_until_killed() -> None:
-    from plain_echo_server import handler
-    from websockets.asyncio.server import serve
+async def serve_until_killed(server: str) -> None:
+    from baseline_servers import plain, serve_stack
 
-    async with serve(handler, "127.0.0.1", 0) as server:
-        print(f"READY {next(iter(server.sockets)).getsockname()[1]}", flush=True)
-        await asyncio.Future()
+    await (plain() if server == "plain" else serve_stack())
 
 
 def run_role(role: str, kind: str, count: int) -> None:
     loop = make_loop(kind)
     asyncio.set_event_loop(loop)
-    if role == "serve":
-        loop.run_until_complete(serve_until_killed())
+    if role in SERVERS:
+        loop.run_until_complete(serve_until_killed(role))
         return
     loop.run_until_complete(chained(1000))  # warm up
     rates = [
@@ -149,39 +151,34 @@ def spawn(role: str, kind: str, count: int = 0) -> subprocess.Popen[str]:
     )
 
 
-def measure_server(kind: str, args: argparse.Namespace) -> dict[str, float]:
-    server = spawn("serve", kind)
+def measure_server(server_kind: str, kind: str, args: argparse.Namespace) -> dict[str, float]:
+    server = spawn(server_kind, kind)
     assert server.stdout is not None
+    figures: dict[str, float] = {}
     try:
         line = server.stdout.readline()
         assert line.startswith("READY"), line
-        url = f"ws://127.0.0.1:{int(line.split()[1])}/"
+        url = f"ws://127.0.0.1:{int(line.split()[1])}/ws"
         asyncio.run(ping_rtts(url, 200))  # warm up
-        p50 = percentile(asyncio.run(ping_rtts(url, args.pings)), 50)
+        figures["ping_p50"] = percentile(asyncio.run(ping_rtts(url, args.pings)), 50)
         cpu = psutil.Process(server.pid)
         before = sum(cpu.cpu_times()[:2])
-        rate = asyncio.run(throughput(url, args.clients, args.per_client))
-        cpu_us = (sum(cpu.cpu_times()[:2]) - before) / (args.clients * args.per_client) * 1e6
+        figures["throughput"] = asyncio.run(throughput(url, args.clients, args.per_client))
+        used = sum(cpu.cpu_times()[:2]) - before
+        figures["cpu_us"] = used / (args.clients * args.per_client) * 1e6
 
-        async def hold_idle_connection() -> tuple[float, float]:
-            from websockets.asyncio.client import connect
-
+        async def hold_idle_connection() -> None:
             async with connect(url) as ws:
                 await ws.recv()
                 sample = await asyncio.to_thread(measure, server.pid, args.idle, kind)
-            return sample.cpu_percent, sample.wakeups_per_s
+            figures["idle_cpu"], figures["wakeups"] = sample.cpu_percent, sample.wakeups_per_s
 
-        idle_cpu, wakeups = asyncio.run(hold_idle_connection())
+        if server_kind == "stack":
+            asyncio.run(hold_idle_connection())
     finally:
         server.terminate()
         server.wait()
-    return {
-        "throughput": rate,
-        "ping_p50": p50,
-        "cpu_us": cpu_us,
-        "idle_cpu": idle_cpu,
-        "wakeups": wakeups,
-    }
+    return {f"{server_kind}_{key}": value for key, value in figures.items()}
 
 
 def measure_callbacks(kind: str, count: int) -> dict[str, float]:
@@ -200,7 +197,7 @@ def main() -> None:
     parser.add_argument("--per-client", type=int, default=200)
     parser.add_argument("--pings", type=int, default=1000)
     parser.add_argument("--idle", type=float, default=3.0)
-    parser.add_argument("--role", choices=("serve", "callbacks"), help=argparse.SUPPRESS)
+    parser.add_argument("--role", choices=("callbacks", *SERVERS), help=argparse.SUPPRESS)
     parser.add_argument("--loop", choices=LOOPS, help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -213,7 +210,8 @@ def main() -> None:
         order = LOOPS[round_ % 3 :] + LOOPS[: round_ % 3]
         for kind in order:
             figures = measure_callbacks(kind, args.callbacks)
-            figures.update(measure_server(kind, args))
+            for server_kind in SERVERS:
+                figures.update(measure_server(server_kind, kind, args))
             samples[kind].append(figures)
         print(f"round {round_ + 1}/{args.rounds} done", file=sys.stderr, flush=True)
 
@@ -221,35 +219,41 @@ def main() -> None:
         kind: {key: statistics.median(s[key] for s in runs) for key in runs[0]}
         for kind, runs in samples.items()
     }
-    base = median["asyncio"]
+    count = "{:,.0f}".format
     rows: list[tuple[str, str, Callable[[float], str]]] = [
-        ("chain", "call_soon chained (callbacks/s)", "{:,.0f}".format),
-        ("tasks", f"{YIELDING_TASKS} tasks sleep(0) (steps/s)", "{:,.0f}".format),
-        ("threadsafe", "call_soon_threadsafe, 1 thread (calls/s)", "{:,.0f}".format),
-        ("throughput", f"ws {args.clients}x{args.per_client} pings (msg/s)", "{:,.0f}".format),
-        ("ping_p50", "ws ping p50, 1 client (ms)", "{:.3f}".format),
-        ("cpu_us", "ws server CPU per message (µs)", "{:.1f}".format),
-        ("idle_cpu", f"idle CPU % over {args.idle:g} s", "{:.2f}".format),
-        ("wakeups", "idle wake-ups/s", "{:.1f}".format),
+        ("chain", "call_soon chained (callbacks/CPU s)", count),
+        ("tasks", f"{YIELDING_TASKS} tasks sleep(0) (steps/CPU s)", count),
+        ("threadsafe", "call_soon_threadsafe, 1 thread (calls/CPU s)", count),
     ]
+    for server_kind in SERVERS:
+        rows += [
+            (
+                f"{server_kind}_throughput",
+                f"{server_kind}: {args.clients}x{args.per_client} pings (msg/s)",
+                count,
+            ),
+            (f"{server_kind}_ping_p50", f"{server_kind}: ping p50, 1 client (ms)", "{:.3f}".format),
+            (
+                f"{server_kind}_cpu_us",
+                f"{server_kind}: server CPU per message (µs)",
+                "{:.1f}".format,
+            ),
+        ]
+    rows += [
+        ("stack_idle_cpu", f"idle CPU % over {args.idle:g} s", "{:.2f}".format),
+        ("stack_wakeups", "idle wake-ups/s", "{:.1f}".format),
+    ]
+    base, fast, stock = median["asyncio"], median["fast"], median["qasync"]
     print(f"median of {args.rounds} rounds; ratio = loop / plain asyncio (same run)\n")
-    print(f"{'':40}" + "".join(f"{kind:>14}{'ratio':>7}" for kind in LOOPS))
+    print(f"{'':44}" + "".join(f"{kind:>12}{'ratio':>7}" for kind in LOOPS) + "  fast/qasync")
     for key, label, fmt in rows:
         cells = []
         for kind in LOOPS:
             value = median[kind][key]
             ratio = f"{value / base[key]:.2f}" if base[key] > 0.05 else "-"
-            cells.append(f"{fmt(value):>14}{ratio:>7}")
-        print(f"{label:40}" + "".join(cells))
-    fast, stock = median["fast"], median["qasync"]
-    print(
-        f"\nfast / stock qasync: call_soon chained x{fast['chain'] / stock['chain']:.2f}, "
-        f"tasks x{fast['tasks'] / stock['tasks']:.2f}, "
-        f"threadsafe x{fast['threadsafe'] / stock['threadsafe']:.2f}, "
-        f"ws throughput x{fast['throughput'] / stock['throughput']:.2f}, "
-        f"CPU per message x{fast['cpu_us'] / stock['cpu_us']:.2f}, "
-        f"ping p50 x{fast['ping_p50'] / stock['ping_p50']:.2f}"
-    )
+            cells.append(f"{fmt(value):>12}{ratio:>7}")
+        versus = f"{fast[key] / stock[key]:.2f}" if stock[key] > 0.05 else "-"
+        print(f"{label:44}" + "".join(cells) + f"{versus:>13}")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
 from codette_desktop.qt.event_loop import FastQEventLoop
+from codette_desktop.server.uvicorn_host import EmbeddedServer, bind_socket, make_config
 
 # "thread": a loop that hangs idle inside Qt never returns to Python for a SIGALRM.
 pytestmark = pytest.mark.timeout(60, method="thread")
@@ -279,8 +280,10 @@ def test_a_self_rescheduling_callback_does_not_starve_qt(loop: FastQEventLoop) -
             loop.call_soon(spin)
 
     def on_timeout() -> None:
+        if done.done():  # the loop stops a batch or two later
+            return
         qt_ticks.append(spins)
-        if len(qt_ticks) == 5 and not done.done():
+        if len(qt_ticks) == 5:
             done.set_result(None)
 
     timer = QTimer()
@@ -349,6 +352,59 @@ def test_websockets_client_and_server_exchange_messages(loop: FastQEventLoop) ->
 
     replies = run(loop, exchange())
     assert replies == [{"type": "pong", "id": i} for i in range(100)]
+
+
+async def asgi_pong(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """HTTP: 200 "ok"; WebSocket: JSON ping -> pong, as the app's transport carries them."""
+    if scope["type"] == "http":
+        await receive()
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]}
+        )
+        await send({"type": "http.response.body", "body": b"ok"})
+        return
+    await receive()  # websocket.connect
+    await send({"type": "websocket.accept"})
+    while (message := await receive())["type"] == "websocket.receive":
+        ping = json.loads(message["text"])
+        await send(
+            {"type": "websocket.send", "text": json.dumps({"type": "pong", "id": ping["id"]})}
+        )
+
+
+def test_the_apps_uvicorn_host_serves_http_and_websocket(loop: FastQEventLoop) -> None:
+    config = make_config(
+        asgi_pong,
+        max_frame_bytes=1 << 20,
+        head_timeout_s=10.0,
+        max_connections=16,
+        server_header="test",
+    )
+    sock = bind_socket("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    server = EmbeddedServer(config, sock)
+
+    async def exchange() -> tuple[bytes, list[Any]]:
+        await server.start()
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            head = await reader.readuntil(b"\r\n\r\n")
+            body = await reader.readexactly(2)
+            writer.close()
+            assert head.startswith(b"HTTP/1.1 200"), head
+            async with connect(f"ws://127.0.0.1:{port}/ws") as ws:
+                replies = []
+                for i in range(50):
+                    await ws.send(json.dumps({"type": "ping", "id": i}))
+                    replies.append(json.loads(await ws.recv()))
+            return body, replies
+        finally:
+            await server.stop()
+
+    body, replies = run(loop, exchange())
+    assert body == b"ok"
+    assert replies == [{"type": "pong", "id": i} for i in range(50)]
 
 
 @pytest.mark.slow
