@@ -79,17 +79,16 @@ class FastQEventLoop(qasync.QEventLoop):
     _debug: bool
 
     def __init__(self, app: QCoreApplication) -> None:
-        # Before qasync's __init__: it already schedules callbacks (the self-pipe reader).
+        super().__init__(app)
         self._tick = QTimer()
         self._tick.setSingleShot(True)
         # A coarse timer may fire up to 5 % early or late; deadlines need the millisecond.
         self._tick.setTimerType(Qt.TimerType.PreciseTimer)
-        self._tick.timeout.connect(self._on_tick)
+        self._tick.timeout.connect(self._on_tick_timeout)
         self._tick_due_now = False  # armed at 0 ms because callbacks are ready
         self._in_batch = False
         self._thread_waker = _ThreadWaker()
         self._thread_waker.woke.connect(self._on_thread_waker_woke)
-        super().__init__(app)
 
     # Scheduling: asyncio's own methods (qasync's start a Qt timer per callback), plus a
     # wake-up of the tick.
@@ -172,7 +171,7 @@ class FastQEventLoop(qasync.QEventLoop):
             self._tick_due_now = False
             self._tick.stop()  # idle: no Qt timer at all, so the process sleeps
 
-    def _on_tick(self) -> None:
+    def _on_tick_timeout(self) -> None:
         if not self.is_running():
             # Between runs (qasync's last processEvents after run_until_complete):
             # _before_run_forever re-arms the tick.

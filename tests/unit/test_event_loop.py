@@ -28,7 +28,7 @@ from codette_desktop.server.uvicorn_host import EmbeddedServer, bind_socket, mak
 # "thread": a loop that hangs idle inside Qt never returns to Python for a SIGALRM.
 pytestmark = pytest.mark.timeout(60, method="thread")
 
-WAIT_S = 10.0  # upper bound for anything a test waits on; failures show up as timeouts
+WAIT_S = 10.0  # upper bound for anything a test waits on
 
 
 @pytest.fixture(scope="module")
