@@ -66,22 +66,33 @@ def make_loop(kind: str) -> asyncio.AbstractEventLoop:
     return FastQEventLoop(app) if kind == "fast" else qasync.QEventLoop(app)
 
 
+class Countdown:
+    """Resolves ``done`` on the ``count``-th call of ``tick``."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, count: int) -> None:
+        self.left = count
+        self.done = loop.create_future()
+
+    def tick(self) -> bool:
+        """Count one; True while more are to come."""
+        self.left -= 1
+        if self.left:
+            return True
+        self.done.set_result(None)
+        return False
+
+
 async def chained(count: int) -> float:
     loop = asyncio.get_running_loop()
-    done = loop.create_future()
-    left = count
+    countdown = Countdown(loop, count)
 
     def step() -> None:
-        nonlocal left
-        left -= 1
-        if left:
+        if countdown.tick():
             loop.call_soon(step)
-        else:
-            done.set_result(None)
 
     start = time.process_time()
     loop.call_soon(step)
-    await done
+    await countdown.done
     return count / (time.process_time() - start)
 
 
@@ -97,23 +108,16 @@ async def yielding(count: int) -> float:
 
 async def from_a_thread(count: int) -> float:
     loop = asyncio.get_running_loop()
-    done = loop.create_future()
-    left = count
-
-    def arrived() -> None:
-        nonlocal left
-        left -= 1
-        if not left:
-            done.set_result(None)
+    countdown = Countdown(loop, count)
 
     def send() -> None:
         for _ in range(count):
-            loop.call_soon_threadsafe(arrived)
+            loop.call_soon_threadsafe(countdown.tick)
 
     start = time.process_time()
     thread = threading.Thread(target=send)
     thread.start()
-    await done
+    await countdown.done
     rate = count / (time.process_time() - start)
     thread.join()
     return rate
