@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import threading
 from collections.abc import Awaitable, Iterator
 from typing import Any
@@ -298,6 +299,31 @@ def test_a_self_rescheduling_callback_does_not_starve_qt(loop: FastQEventLoop) -
     # The Qt timer kept firing, and the callback kept running between its ticks.
     assert len(qt_ticks) == 5
     assert all(later > earlier for earlier, later in itertools.pairwise(qt_ticks)), qt_ticks
+
+
+def test_a_self_rescheduling_callback_does_not_starve_io_or_timers(
+    loop: FastQEventLoop,
+) -> None:
+    spinning = True
+
+    def spin() -> None:
+        if spinning:
+            loop.call_soon(spin)
+
+    async def io_and_timer() -> bytes:
+        near, far = socket.socketpair()
+        with near, far:
+            near.setblocking(False)
+            far.setblocking(False)
+            loop.call_soon(spin)
+            await asyncio.sleep(0.005)
+            far.send(b"x")
+            return await loop.sock_recv(near, 1)  # a Qt socket notifier must fire
+
+    try:
+        assert run(loop, io_and_timer()) == b"x"
+    finally:
+        spinning = False
 
 
 def test_a_nested_qt_event_loop_in_a_callback_defers_other_callbacks(
