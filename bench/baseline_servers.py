@@ -78,14 +78,10 @@ async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await send({"type": "http.response.body", "body": payload})
 
 
-def stack() -> None:
-    import qasync
+async def serve_stack() -> None:
+    """The uvicorn server, on whatever loop runs this (bench/loop_bench.py tries several)."""
     import uvicorn
-    from PySide6.QtCore import QCoreApplication
 
-    app = QCoreApplication(sys.argv[:1])
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
     # IPPROTO_TCP: asyncio disables Nagle only on sockets that say they are TCP.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
@@ -94,16 +90,22 @@ def stack() -> None:
                             lifespan="off", log_config=None, access_log=False,
                             ws_per_message_deflate=False)
     server = uvicorn.Server(config)
+    config.load()
+    server.lifespan = config.lifespan_class(config)
+    await server.startup(sockets=[sock])
+    print(f"READY {sock.getsockname()[1]}", flush=True)
+    await asyncio.Future()
 
-    async def run() -> None:
-        config.load()
-        server.lifespan = config.lifespan_class(config)
-        await server.startup(sockets=[sock])
-        print(f"READY {sock.getsockname()[1]}", flush=True)
-        await asyncio.Future()
 
+def stack() -> None:
+    import qasync
+    from PySide6.QtCore import QCoreApplication
+
+    app = QCoreApplication(sys.argv[:1])
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
     with loop:
-        loop.run_until_complete(run())
+        loop.run_until_complete(serve_stack())
 
 
 if __name__ == "__main__":
