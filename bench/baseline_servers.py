@@ -1,8 +1,8 @@
 """Baselines for bench/ws_bench.py, each in a process of its own.
 
     python bench/baseline_servers.py plain   # plain asyncio + websockets.serve
-    python bench/baseline_servers.py stack   # uvicorn (httptools, websockets sans-I/O) on a
-                                             # qasync loop: the app's stack with nothing on it
+    python bench/baseline_servers.py stack   # uvicorn (httptools, websockets sans-I/O) on the
+                                             # app's qasync loop: its stack with nothing on it
 
 Both print ``READY <port>`` once listening. They answer the same messages as the app with
 nothing behind them: ``ping`` → ``pong`` on ``/ws``; the ``stack`` server also answers
@@ -98,11 +98,13 @@ async def serve_stack() -> None:
 
 
 def stack() -> None:
-    import qasync
+    """On the app's own loop (FastQEventLoop), as the app runs."""
     from PySide6.QtCore import QCoreApplication
 
+    from codette_desktop.qt.event_loop import FastQEventLoop
+
     app = QCoreApplication(sys.argv[:1])
-    loop = qasync.QEventLoop(app)
+    loop = FastQEventLoop(app)
     asyncio.set_event_loop(loop)
     with loop:
         loop.run_until_complete(serve_stack())

@@ -300,8 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     log.info("Codette Desktop %s starting (data: %s, log: %s)", __version__,
              settings.data_dir, log_file)
 
-    import qasync
     from PySide6.QtCore import QCoreApplication
+
+    from codette_desktop.qt.event_loop import FastQEventLoop
 
     instance = None
     if headless:
@@ -313,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         instance = claim_single_instance(settings)
         if instance is None:  # another copy runs; it was asked to show its dashboard
             return EXIT_OK
-    loop = qasync.QEventLoop(qt_app)
+    loop = FastQEventLoop(qt_app)
     asyncio.set_event_loop(loop)
     try:
         with loop:

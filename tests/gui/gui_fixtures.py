@@ -21,12 +21,12 @@ from gui_support import settings_for, visible_windows, wait_until, x_env, x_tool
 
 @pytest.fixture
 def qasync_loop(qapp: Any) -> Iterator[asyncio.AbstractEventLoop]:
-    """A qasync loop on pytest-qt's QApplication; drive it with run_until_complete."""
-    import qasync
+    """The app's qasync loop on pytest-qt's QApplication; drive it with run_until_complete."""
+    from codette_desktop.qt.event_loop import FastQEventLoop
 
     # As in the app: closing the last window (a dialog) must not stop the loop.
     qapp.setQuitOnLastWindowClosed(False)
-    loop = qasync.QEventLoop(qapp)
+    loop = FastQEventLoop(qapp)
     asyncio.set_event_loop(loop)
     try:
         yield loop
