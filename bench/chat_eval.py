@@ -108,7 +108,9 @@ class Figures:
         on = [o for o in self.outcomes if o.on_topic]
         off = [o for o in self.outcomes if not o.on_topic]
         known = [o for o in on if o.known]
-        lines = [f"{name}: {len(self.outcomes)} questions ({len(on)} on-topic, {len(off)} off-topic)"]
+        lines = [
+            f"{name}: {len(self.outcomes)} questions ({len(on)} on-topic, {len(off)} off-topic)"
+        ]
         lines.append(
             f"  top-1 entry accuracy      {_pct(sum(o.top1_right for o in on), len(on))}"
             f"   (entries present: {_pct(sum(o.top1_right for o in known), len(known))},"
@@ -156,7 +158,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def run_item(engine: CodetteEngine, kb: KnowledgeBase, item: dict[str, Any], repeats: int) -> Outcome:
+def run_item(
+    engine: CodetteEngine, kb: KnowledgeBase, item: dict[str, Any], repeats: int
+) -> Outcome:
     session = item["id"]
     perspective = item.get("perspective", "mix_engineering")
     context = item.get("daw_context")
@@ -173,7 +177,9 @@ def run_item(engine: CodetteEngine, kb: KnowledgeBase, item: dict[str, Any], rep
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--set", type=Path, default=DEFAULT_SET)
     parser.add_argument("--knowledge", type=Path, default=DEFAULT_KNOWLEDGE)
     parser.add_argument("--repeats", type=int, default=5)
@@ -206,14 +212,17 @@ def main() -> None:
     all_outcomes = [o for name in PARTS for o in parts[name].outcomes]
     print(
         "kinds (top-1 / key fact, both parts): "
-        + ", ".join(_kind_summary(all_outcomes, kind) for kind in dict.fromkeys(i["kind"] for i in items))
+        + ", ".join(
+            _kind_summary(all_outcomes, kind) for kind in dict.fromkeys(i["kind"] for i in items)
+        )
     )
     ms = [t * 1000 for t in times]
     base = [t * 1000 for t in search_times]
+    ratio = percentile(ms, 50) / percentile(base, 50)
     print(
         f"\nanswer time over {len(ms)} answers (ms): p50 {percentile(ms, 50):.2f}  "
         f"p99 {percentile(ms, 99):.2f}  max {max(ms):.2f}   bare search p50 "
-        f"{percentile(base, 50):.3f}  ratio p50 answer/search {percentile(ms, 50) / percentile(base, 50):.1f}"
+        f"{percentile(base, 50):.3f}  ratio p50 answer/search {ratio:.1f}"
     )
     if args.failures:
         print("\ntune-part misses:")
@@ -245,8 +254,10 @@ def _print_failure(outcome: Outcome) -> None:
     if not problems:
         return
     missing = "" if outcome.known or not outcome.on_topic else " [entry missing]"
-    print(f"- {item['id']} {item['kind']}{missing}: {item['question']!r}: {'; '.join(problems)}"
-          f"  conf {outcome.first.confidence:.2f}")
+    print(
+        f"- {item['id']} {item['kind']}{missing}: {item['question']!r}: {'; '.join(problems)}"
+        f"  conf {outcome.first.confidence:.2f}"
+    )
     if not all(hits):
         miss = outcome.answers[hits.index(False)]
         print("    " + miss.response.replace("\n", "\n    ")[:600])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -225,9 +225,22 @@ class KnowledgeBase:
         return self.search_detailed(query, track_types=track_types, limit=limit).hits
 
     def search_detailed(
-        self, query: str, *, track_types: Iterable[str] = (), limit: int = 5
+        self,
+        query: str,
+        *,
+        track_types: Iterable[str] = (),
+        limit: int = 5,
+        expansion: Mapping[str, float] | None = None,
+        boosts: Mapping[str, float] | None = None,
     ) -> SearchResult:
-        """Like :meth:`search`, plus the match strength the engine's confidence uses."""
+        """Like :meth:`search`, plus the match strength the engine's confidence uses.
+
+        ``expansion`` adds canonical terms the question implies but does not say (the
+        cause of a described symptom, the topic of a follow-up), each with its weight;
+        ``boosts`` multiplies the scores of the named entries (the entry a follow-up
+        continues). Neither changes which of the question's own words count as studio
+        words (``domain_terms``).
+        """
         terms = tuple(dict.fromkeys(tokenize(query)))
         specific = tuple(t for t in terms if t not in GENERIC_TERMS)
         key_terms = specific or terms
@@ -237,28 +250,32 @@ class KnowledgeBase:
         weights = {
             t: 1.0 if t in topical or not topical else _DESCRIPTIVE_WEIGHT for t in key_terms
         }
+        for term, weight in (expansion or {}).items():
+            weights[term] = max(weights.get(term, 0.0), weight)
+        ranked_terms = tuple(weights)
         wanted = track_type_terms(track_types)
         ranked: list[tuple[float, float, int, float]] = []  # relevance, raw, index, focus
-        for item in self._index.score(key_terms, weights=weights):
-            focus = self.focus(self._entries[item.index], key_terms)
+        for item in self._index.score(ranked_terms, weights=weights):
+            focus = self.focus(self._entries[item.index], ranked_terms)
             # An entry about the asked terms beats one that merely mentions them often.
             ranked.append((item.score * (1.0 + focus), item.score, item.index, focus))
         hits: list[tuple[KnowledgeEntry, float]] = []
         for relevance, _, index, _ in ranked:
-            factor = 1.0
-            if wanted and not self._entries[index].is_general:
-                factor = _TYPE_BOOST if wanted & self._entry_types[index] else _TYPE_MISMATCH
-            hits.append((self._entries[index], round(relevance * factor, 4)))
+            entry = self._entries[index]
+            factor = (boosts or {}).get(entry.id, 1.0)
+            if wanted and not entry.is_general:
+                factor *= _TYPE_BOOST if wanted & self._entry_types[index] else _TYPE_MISMATCH
+            hits.append((entry, round(relevance * factor, 4)))
         hits.sort(key=lambda hit: (-hit[1], hit[0].id))
         strength = coverage = focus = magnitude = 0.0
         if ranked:
             # The match quality is judged on the best entry for the words alone, before
             # any track-type boost.
             _, raw, index, focus = max(ranked, key=lambda r: (r[0], -r[2]))
-            ideal = self._index.ideal_score(key_terms, weights=weights)
+            ideal = self._index.ideal_score(ranked_terms, weights=weights)
             strength = min(1.0, raw / ideal) if ideal > 0 else 0.0
             covered = sum(1 for t in key_terms if self._index.document_frequency(t) > 0)
-            coverage = covered / len(key_terms)
+            coverage = covered / len(key_terms) if key_terms else 0.0
             scale = self._index.max_idf()
             magnitude = 1.0 - math.exp(-raw / scale) if scale > 0 else 0.0
         return SearchResult(

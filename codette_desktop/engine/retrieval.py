@@ -39,6 +39,8 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bdynamic[\s-]range\b", " dynamics "),
         (r"\bbass[\s-]guitar\b", " bass "),
         (r"\beq'?(?:ing|ed|s)\b", " eq "),
+        # The bus everything sums to has many names; they all mean the mix bus, not mastering.
+        (r"\b(?:master|mix|stereo|main|2|two)[\s-]?bus(?:s?es)?\b", " mix bus "),
     )
 )
 
@@ -204,6 +206,16 @@ EVERYDAY_TERMS = frozenset(canonical(w) for w in _EVERYDAY_TEXT.split())
 def known_terms() -> frozenset[str]:
     """Every canonical studio term the synonym table knows (the engine's own field)."""
     return frozenset(_SYNONYMS.values())
+
+
+# Canonical words that name a kind of track ("vocals", "808", "kick drum").
+_TRACK_TYPE_TEXT = "vocal kick snare hihat drums bass guitar keys synth master bus"
+TRACK_TYPE_WORDS = frozenset(canonical(w) for w in _TRACK_TYPE_TEXT.split())
+
+
+def track_types_named(terms: Iterable[str]) -> tuple[str, ...]:
+    """The track types a question names itself ("compress vocals" -> ("vocal",))."""
+    return tuple(dict.fromkeys(t for t in terms if t in TRACK_TYPE_WORDS))
 
 
 def track_type_terms(types: Iterable[str]) -> frozenset[str]:

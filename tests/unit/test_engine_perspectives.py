@@ -146,13 +146,13 @@ def test_bias_mitigation_names_pitfalls_and_level_matched_ab(
 @pytest.mark.parametrize(
     ("name", "markers"),
     [
-        ("newtonian_logic", ["Cause: ", "→ effect: it narrows the dynamic range"]),
+        ("newtonian_logic", ["The mechanism: ", "- Cause: ", "→ effect: "]),
         ("davinci_synthesis", ["sculptor", "The science: ", "The craft: "]),
         ("human_intuition", ["If that feeling points to compressing vocals"]),
-        ("quantum_logic", ["Option A: ", "Option B: "]),
-        ("resilient_kindness", ["Start with one small move: "]),
+        ("quantum_logic", ["Option A is the answer above.", "Option B: "]),
+        ("resilient_kindness", ["When that feels right, take the next step: "]),
         ("philosophical", ["The intent behind compressing vocals", "Why it works: "]),
-        ("neural_network", ["Weighted factors, strongest first:", "(weight 0."]),
+        ("neural_network", ["Weighted factors beyond the answer above", "(weight 0."]),
     ],
 )
 def test_perspective_markers(answers: dict[str, ChatAnswer], name: str, markers: list[str]) -> None:

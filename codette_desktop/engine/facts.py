@@ -1,0 +1,161 @@
+"""Which lines of a knowledge entry answer the question: the key fact first.
+
+Every guidance line (and the summary) is scored against the question, BM25-like but
+within one entry: a question word counts by how few of the entry's lines hold it (so
+"attack" picks the one line about attack, while "vocal", in every line of a vocal entry,
+picks nothing), more when it names the asked-about setting, and the line gets a bonus
+when it holds the kind of value the intent asks for (Hz for "where", a ratio for "what
+ratio"). The best line is the key fact and is never left out of an answer; the others
+are secondary and may vary from answer to answer.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from codette_desktop.engine.intent import Intent, intent_values
+from codette_desktop.engine.knowledge import KnowledgeEntry
+from codette_desktop.engine.numbers import Reading, value_ranges
+from codette_desktop.engine.retrieval import GENERIC_TERMS, tokenize
+
+# A question word that only names the entry's topic ("vocal" for a vocal entry) says
+# little about which line is wanted.
+_TOPIC_WEIGHT = 0.1
+_ASPECT_WEIGHT = 2.0
+# A value in a line stands for the word of its quantity: "3:1" answers "what ratio".
+_IMPLIED_TERMS: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), frozenset(tokenize(words)))
+    for pattern, words in (
+        (r"\d\s*:\s*1\b", "ratio"),
+        (r"\d\s*k?hz\b", "frequency"),
+        (r"\d\s*(?:ms|s)\b", "time long"),
+        (r"\d\s*(?:db|lufs|lkfs|dbtp|dbfs|lu)\b", "level"),
+    )
+)
+_PLACEMENT_LINE = re.compile(
+    r"\b(?:before|after|first|last|order|place|insert|chain|into)\b", re.IGNORECASE
+)
+_NUMBER = re.compile(r"\d")
+# Intents whose answer is a value: a line without that kind of value cannot be the key.
+VALUE_INTENTS = frozenset({"frequency", "ratio", "time", "level"})
+
+
+@dataclass(frozen=True, slots=True)
+class FactPick:
+    """The key line(s) of one entry for one question, and the rest, best first.
+
+    ``fit`` (0..1) says how much of what is asked the key carries: the share of the
+    question's setting words it holds and, for a value question, whether it gives that
+    kind of value. 1.0 when the question asks for nothing in particular.
+    """
+
+    key: tuple[str, ...]
+    rest: tuple[str, ...]
+    fit: float
+    value_found: bool  # a value intent found a line with that kind of value
+
+
+def pick_facts(
+    entry: KnowledgeEntry,
+    intent: Intent,
+    terms: Iterable[str],
+    readings: Sequence[Reading] = (),
+    emphasis: Iterable[str] = (),
+) -> FactPick:
+    """Score ``entry``'s lines for a question and pick its key fact.
+
+    ``emphasis`` are further terms that name what is asked about (a symptom's cause),
+    weighted like the question's own setting words.
+    """
+    lines = list(dict.fromkeys(entry.guidance))
+    line_terms = [_line_terms(line) for line in lines]
+    topic = frozenset(tokenize(" ".join((entry.title, entry.category, *entry.track_types))))
+    wanted = {t for t in terms if t not in GENERIC_TERMS}
+    aspects = intent.aspects | frozenset(emphasis)
+    weights = {
+        t: (_ASPECT_WEIGHT if t in aspects else 1.0) * (_TOPIC_WEIGHT if t in topic else 1.0)
+        for t in wanted
+    }
+    count = len(lines)
+    idf = {
+        t: math.log(1.0 + count / df) if (df := sum(1 for lt in line_terms if t in lt)) else 0.0
+        for t in wanted
+    }
+    scores: list[float] = []
+    overlaps: list[float] = []
+    value_lines: list[bool] = []
+    for index, (line, held) in enumerate(zip(lines, line_terms, strict=True)):
+        overlap = sum(weights[t] * idf[t] for t in wanted if t in held)
+        values = intent_values(line, intent.kind)
+        has_value = values > 0
+        # The kind of value asked for, more for a line that gives several (a full setting).
+        score = overlap + (1.2 + 0.15 * min(values, 4) if has_value else 0.0)
+        score += _reading_bonus(line, readings)
+        if intent.placement and _PLACEMENT_LINE.search(line):
+            score += 2.0
+        if intent.compared:
+            score += 0.8 * sum(1 for group in intent.compared if group & held)
+        if "setting" in intent.aspects or intent.kind in ("general", "steps"):
+            # "How do I compress vocals?" wants the starting setting, the line with numbers.
+            score += 0.15 * min(6, len(_NUMBER.findall(line)))
+        score += 0.6 * (count - index) / count  # the entry's own order: its lead line first
+        scores.append(score)
+        overlaps.append(overlap)
+        value_lines.append(has_value)
+    order = sorted(range(count), key=lambda i: (-scores[i], i))
+    best = order[0]
+    key = [best]
+    # A difference question needs both sides; a two-part question ("target and tolerance")
+    # may need a second line for the words the first one lacks.
+    uncovered = {t for t in wanted if t not in line_terms[best] and idf[t] > 0 and t not in topic}
+    for group in intent.compared:
+        if not group & line_terms[best]:
+            uncovered |= set(group)
+    if uncovered:
+        second = max(
+            (i for i in order[1:] if uncovered & line_terms[i]),
+            key=lambda i: (len(uncovered & line_terms[i]), scores[i]),
+            default=None,
+        )
+        if second is not None and scores[second] >= 0.5 * scores[best]:
+            key.append(second)
+    value_found = intent.kind not in VALUE_INTENTS or any(value_lines[i] for i in key)
+    # How much of what is asked the key carries, judged the same way for every entry: the
+    # setting words (not the topic words, which retrieval already weighed) and the value.
+    asked = aspects & wanted
+    held = frozenset().union(*(line_terms[i] for i in key))
+    parts = [len(asked & held) / len(asked)] if asked else []
+    if intent.kind in VALUE_INTENTS:
+        parts.append(1.0 if value_found else 0.0)
+    fit = sum(parts) / len(parts) if parts else 1.0
+    key_lines = tuple(lines[i] for i in key)
+    if intent.explain or (intent.kind in ("general", "steps") and overlaps[best] == 0.0):
+        # "What is a de-esser?": the entry's summary is the answer; its best line follows.
+        key_lines = (entry.summary, *key_lines[:1])
+    rest = tuple(lines[i] for i in order if lines[i] not in key_lines)
+    return FactPick(key_lines, rest, round(fit, 4), value_found)
+
+
+def _line_terms(line: str) -> frozenset[str]:
+    terms = set(tokenize(line))
+    for pattern, implied in _IMPLIED_TERMS:
+        if pattern.search(line):
+            terms |= implied
+    return frozenset(terms)
+
+
+def _reading_bonus(line: str, readings: Sequence[Reading]) -> float:
+    """A line with a range for the same parameter as a number in the question."""
+    if not readings:
+        return 0.0
+    bonus = 0.0
+    for value_range in value_ranges(line):
+        for reading in readings:
+            if reading.unit != value_range.unit:
+                continue
+            same_label = reading.label is not None and reading.label == value_range.label
+            bonus = max(bonus, 1.5 if same_label else 0.5)
+    return bonus
