@@ -178,6 +178,7 @@ def test_mix_engineering_is_direct_guidance(
 ) -> None:
     entry = kb.get("vocal-compression")
     assert entry is not None
-    text = answers["mix_engineering"].response
-    assert entry.summary in text
-    assert sum(1 for g in entry.guidance if g in text) >= 2
+    text = answers["mix_engineering"].response.lower()
+    # The opening continues the question's words, so a line there starts in lower case.
+    assert entry.summary.lower() in text
+    assert sum(1 for g in entry.guidance if g.lower() in text) >= 2
