@@ -42,25 +42,26 @@ from codette_desktop.engine.drafting import Composer, Draft
 from codette_desktop.engine.facts import pick_facts
 from codette_desktop.engine.followup import Topic, is_follow_up, merge_values
 from codette_desktop.engine.grounding import Grounding
-from codette_desktop.engine.intent import Intent, detect_intent
-from codette_desktop.engine.knowledge import KnowledgeBase, SearchResult
+from codette_desktop.engine.intent import PARAMETER_TERMS, Intent, content_text, detect_intent
+from codette_desktop.engine.knowledge import TYPE_BOOST, KnowledgeBase, SearchResult
 from codette_desktop.engine.language import Gloss, gloss
 from codette_desktop.engine.memory import MemoryStore
-from codette_desktop.engine.numbers import Reading, note_value, readings
+from codette_desktop.engine.numbers import Reading, note_value, readings, without_readings
 from codette_desktop.engine.perspectives import (
     DEFAULT_PERSPECTIVE,
     INSTRUCTIONS,
     PERSPECTIVES,
     validate_perspective,
 )
-from codette_desktop.engine.retrieval import tokenize, track_types_named
+from codette_desktop.engine.readings import asks_judgement
+from codette_desktop.engine.retrieval import GENERIC_TERMS, tokenize, track_types_named
 from codette_desktop.engine.smalltalk import (
     OffTopic,
     SmallTalk,
     small_talk_confidence,
     small_talk_kind,
 )
-from codette_desktop.engine.symptoms import find_symptoms
+from codette_desktop.engine.symptoms import find_symptoms, phrase_terms
 from codette_desktop.engine.topicality import OFF_TOPIC_CONFIDENCE, is_off_topic
 from codette_desktop.errors import ProtocolError
 
@@ -80,6 +81,9 @@ _FOLLOW_UP_BOOST = 1.3
 _CLOSE_MATCH = 0.5
 _MAX_CANDIDATES = 5
 
+# With a selected track, "this"/"it" points at it: its type counts for more.
+_THIS_TRACK_BOOST = 1.6
+_DEICTIC = re.compile(r"\b(?:this|it|these|here|this track)\b", re.IGNORECASE)
 _PROGRAMME = re.compile(
     r"\b(?:master(?:ed|ing|s)?|premaster|mix ?bus|2-?bus|two-?bus|stereo bus|final mix)\b",
     re.IGNORECASE,
@@ -255,7 +259,10 @@ class CodetteEngine:
             return _Planned(small_talk_confidence(message), SmallTalk(small_talk, context), glossed)
         text = glossed.text
         topic = Topic.from_json(self._memory.topic(session_id))
-        terms = tokenize(text)
+        # Retrieval reads the words; a reading's number ("-6 LUFS") is where the user is,
+        # not what the question is about.
+        query = without_readings(text)
+        terms = tokenize(query)
         intent = detect_intent(text)
         active = topic if is_follow_up(text, terms, topic) else None
         symptoms = find_symptoms(text)
@@ -265,12 +272,15 @@ class CodetteEngine:
         carried = tuple(Reading(u, v) for u, v in values if active and u not in own_units)
         all_readings = (*own, *carried)
 
-        expansion: dict[str, float] = {}
+        expansion: dict[str, float] = dict.fromkeys(phrase_terms(text), 1.0)
         for symptom in symptoms:
             expansion.update(dict.fromkeys(symptom.terms, 1.0))
         boosts: dict[str, float] = {}
         # The track the question names ("compress vocals") outranks the selected one.
-        track_types = track_types_named(terms) or context.track_types
+        named = track_types_named(terms)
+        track_types = named or context.track_types
+        # "How should I EQ this?" with a track selected is about that track above all.
+        type_boost = _THIS_TRACK_BOOST if not named and _DEICTIC.search(text) else TYPE_BOOST
         if active is not None:
             for term in active.terms:
                 expansion.setdefault(term, _TOPIC_WEIGHT)
@@ -278,7 +288,12 @@ class CodetteEngine:
             if not track_types and active.track_family:
                 track_types = (active.track_family,)
         result = self._knowledge.search_detailed(
-            text, track_types=track_types, limit=8, expansion=expansion, boosts=boosts
+            query,
+            track_types=track_types,
+            limit=8,
+            expansion=expansion,
+            boosts=boosts,
+            type_boost=type_boost,
         )
         resolved = text  # for another language, its English gloss
         if active is not None:
@@ -293,12 +308,20 @@ class CodetteEngine:
 
         all_terms = frozenset((*terms, *expansion))
         causes = frozenset(t for symptom in symptoms for t in symptom.terms)
+        # Lines are chosen by the question's own words (and what its wording implies), not
+        # by a follow-up's topic words: "and Apple Music?" wants the Apple Music line.
+        line_terms = frozenset(
+            (*tokenize(content_text(query)), *(t for t, w in expansion.items() if w >= 1.0))
+        )
         note = note_value(text)
         bpm = next((r.value for r in all_readings if r.unit == "bpm"), None)
         computed = (note is not None and (bpm is not None or context.bpm is not None)) or any(
             r.unit in ("lufs", "dbtp") for r in own
         )
-        candidates = self._candidates(result, intent, all_terms, all_readings, causes, computed)
+        candidates = self._candidates(result, intent, line_terms, all_readings, causes, computed)
+        if active is not None and not self._has_subject(terms):
+            # "What ratio?" stays with the topic when its entry can answer it.
+            candidates = self._prefer_topic(candidates, active, intent, line_terms, all_readings)
         chosen = candidates[0] if candidates else None
         related = tuple(
             (e, s) for e, s in result.hits[:4] if chosen is None or e.id != chosen.entry.id
@@ -314,7 +337,11 @@ class CodetteEngine:
         else:
             tempo = context.tempo
         selected = context.selected
-        track_family = selected.family if selected else (active.track_family if active else None)
+        track_family = (
+            selected.family
+            if selected
+            else (named[0] if named else (active.track_family if active else None))
+        )
         programme = bool(_PROGRAMME.search(text)) or track_family in PROGRAMME_FAMILIES
         analyses = (
             tuple(self._memory.recent_analyses(session_id, 3))
@@ -339,6 +366,7 @@ class CodetteEngine:
             tempo_asked=bpm is not None,
             programme=programme,
             platforms=tuple(name for name, pattern in _PLATFORMS if pattern.search(text)),
+            judge=asks_judgement(text),
             analyses=analyses,
             cause=symptoms[0].cause if symptoms else None,
             follow_up_title=active.entry_title if same_topic and active else None,
@@ -360,6 +388,30 @@ class CodetteEngine:
         return _Planned(
             confidence, AnswerComposer(plan), glossed, intent.kind, resolved, False, new_topic
         )
+
+    @staticmethod
+    def _has_subject(terms: Sequence[str]) -> bool:
+        return any(t not in PARAMETER_TERMS and t not in GENERIC_TERMS for t in terms)
+
+    def _prefer_topic(
+        self,
+        candidates: tuple[Candidate, ...],
+        topic: Topic,
+        intent: Intent,
+        terms: frozenset[str],
+        question_readings: Sequence[Reading],
+    ) -> tuple[Candidate, ...]:
+        entry = self._knowledge.get(topic.entry_id)
+        if entry is None:
+            return candidates
+        facts = pick_facts(entry, intent, terms, question_readings)
+        if facts.fit < 1.0:
+            return candidates  # the topic's entry lacks what is asked: look elsewhere
+        score = next((c.score for c in candidates if c.entry.id == entry.id), 0.0)
+        if not score and candidates:
+            score = candidates[0].score
+        rest = tuple(c for c in candidates if c.entry.id != entry.id)
+        return (Candidate(entry, score, facts), *rest)
 
     def _fallback_on_track(self, result: SearchResult, context: DawContext) -> SearchResult:
         # A vague question ("how do I make this sit?"): answer for the selected track, at

@@ -73,6 +73,7 @@ class Plan:
     tempo_asked: bool = False  # the tempo came from the question or the session, not the DAW
     programme: bool = False  # about a master or mix bus
     platforms: tuple[str, ...] = ()
+    judge: bool = False  # the question asks whether its own value is right
     analyses: tuple[dict[str, Any], ...] = ()
     cause: str | None = None  # the usual cause of the symptom described
     follow_up_title: str | None = None  # the topic a follow-up continues
@@ -102,6 +103,7 @@ class AnswerComposer(Composer):
             tempo_asked=plan.tempo_asked,
             programme=plan.programme,
             platforms_named=plan.platforms,
+            judge=plan.judge,
         )
         leading = [w for w in worked if w.answers]
         supporting = [w for w in worked if not w.answers]

@@ -23,7 +23,7 @@ from codette_desktop.engine.retrieval import GENERIC_TERMS, tokenize
 
 # A question word that only names the entry's topic ("vocal" for a vocal entry) says
 # little about which line is wanted.
-_TOPIC_WEIGHT = 0.1
+_TOPIC_WEIGHT = 0.3
 _ASPECT_WEIGHT = 2.0
 # A value in a line stands for the word of its quantity: "3:1" answers "what ratio".
 _IMPLIED_TERMS: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
@@ -31,14 +31,22 @@ _IMPLIED_TERMS: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
     for pattern, words in (
         (r"\d\s*:\s*1\b", "ratio"),
         (r"\d\s*k?hz\b", "frequency"),
-        (r"\d\s*(?:ms|s)\b", "time long"),
+        (r"\d\s*(?:ms|s)\b|\b1/\d+\b", "time long"),
         (r"\d\s*(?:db|lufs|lkfs|dbtp|dbfs|lu)\b", "level"),
     )
 )
 _PLACEMENT_LINE = re.compile(
     r"\b(?:before|after|first|last|order|place|insert|chain|into)\b", re.IGNORECASE
 )
-_NUMBER = re.compile(r"\d")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+# Settings given in percent: only these make "30%" a level worth asking for.
+_PERCENT_TERMS = frozenset(tokenize("feedback wet dry blend mix percent width"))
+# Words of advice with a condition: what a yes/no question ("is it ok to ...?") needs.
+_NORMATIVE = re.compile(
+    r"\b(?:only|avoid|don'?t|never|unless|rather than|instead|not every|no need|optional"
+    r"|depends|if you)\b",
+    re.IGNORECASE,
+)
 # Intents whose answer is a value: a line without that kind of value cannot be the key.
 VALUE_INTENTS = frozenset({"frequency", "ratio", "time", "level"})
 
@@ -72,7 +80,7 @@ def pick_facts(
     """
     lines = list(dict.fromkeys(entry.guidance))
     line_terms = [_line_terms(line) for line in lines]
-    topic = frozenset(tokenize(" ".join((entry.title, entry.category, *entry.track_types))))
+    topic = frozenset(tokenize(f"{entry.title} {entry.category}"))
     wanted = {t for t in terms if t not in GENERIC_TERMS}
     aspects = intent.aspects | frozenset(emphasis)
     weights = {
@@ -89,11 +97,13 @@ def pick_facts(
     value_lines: list[bool] = []
     for index, (line, held) in enumerate(zip(lines, line_terms, strict=True)):
         overlap = sum(weights[t] * idf[t] for t in wanted if t in held)
-        values = intent_values(line, intent.kind)
+        values = intent_values(line, intent.kind, percent=bool(aspects & _PERCENT_TERMS))
         has_value = values > 0
         # The kind of value asked for, more for a line that gives several (a full setting).
         score = overlap + (1.2 + 0.15 * min(values, 4) if has_value else 0.0)
         score += _reading_bonus(line, readings)
+        if intent.kind == "yes_no" and _NORMATIVE.search(line):
+            score += 1.0
         if intent.placement and _PLACEMENT_LINE.search(line):
             score += 2.0
         if intent.compared:

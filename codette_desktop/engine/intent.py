@@ -4,8 +4,7 @@ yes or no, or the cause of a symptom (the kinds of :data:`~.grounding.INTENTS`).
 The intent decides which knowledge line must come first: "What ratio for vocals?" needs
 the line with ``3:1-4:1`` in it, "Where should I high-pass a vocal?" the one with
 ``70-100 Hz``. Detection is a handful of cue patterns over the English (or glossed)
-question; :func:`line_matches_intent` says whether a knowledge line carries that kind of
-answer.
+question; :func:`intent_values` counts the values of that kind a knowledge line carries.
 """
 
 from __future__ import annotations
@@ -129,9 +128,21 @@ class Intent:
     placement: bool = False
 
 
+# Question phrases that ask for a quantity: "how loud" asks for a level, it is not about
+# loudness as a topic, so its words do not pick knowledge lines.
+_QUANTITY_PHRASES = re.compile(
+    r"\bhow (?:loud|long|much|many|far|wide|fast|slow|high|low|hot|quiet|often)\b", _FLAGS
+)
+
+
+def content_text(text: str) -> str:
+    """``text`` without the phrases that only ask for a quantity ("how loud", "how long")."""
+    return _QUANTITY_PHRASES.sub(" ", text)
+
+
 def detect_intent(text: str) -> Intent:
     """The intent of an English (or glossed) question."""
-    terms = tokenize(text)
+    terms = tokenize(content_text(text))
     aspects = frozenset(t for t in terms if t in PARAMETER_TERMS)
     placement = bool(_PLACEMENT.search(text))
     explain = bool(_EXPLAIN.search(text)) and not _ASKS_NUMBERS.search(text)
@@ -186,11 +197,18 @@ _INTENT_LINES = {
     "frequency": re.compile(r"\d\s*k?hz\b", _FLAGS),
     "ratio": re.compile(r"\d\s*:\s*1\b", _FLAGS),
     "time": re.compile(r"\d\s*(?:ms|s)\b|\b1/\d+\b", _FLAGS),
-    "level": re.compile(r"\d\s*(?:db|dbfs|dbtp|lufs|lkfs|lu|%)(?![a-z/])", _FLAGS),
+    "level": re.compile(r"\d\s*(?:db|dbfs|dbtp|lufs|lkfs|lu)(?![a-z/])", _FLAGS),
 }
+_PERCENT = re.compile(r"\d\s*%")
 
 
-def intent_values(line: str, kind: str) -> int:
-    """How many values of the kind the intent asks for (Hz, ratio, ms, dB) ``line`` holds."""
+def intent_values(line: str, kind: str, *, percent: bool = False) -> int:
+    """How many values of the kind the intent asks for (Hz, ratio, ms, dB) ``line`` holds.
+
+    ``percent``: a level question about a setting given in percent (feedback, wet/dry).
+    """
     pattern = _INTENT_LINES.get(kind)
-    return len(pattern.findall(line)) if pattern else 0
+    count = len(pattern.findall(line)) if pattern else 0
+    if percent and kind == "level":
+        count += len(_PERCENT.findall(line))
+    return count

@@ -41,9 +41,11 @@ _FIELD_WEIGHTS: tuple[tuple[str, int], ...] = (
     ("pitfalls", 1),
 )
 
-# Boost for entries written for the asked-about track type, and a mild discount for
-# entries written for a different one ("any" entries are left alone).
-_TYPE_BOOST = 1.35
+# Boost for entries written for the asked-about track type, less for entries written for
+# it among others ("any" too) or for its family (a drums entry for a kick), and a mild
+# discount for entries written for a different type ("any" entries are left alone).
+TYPE_BOOST = 1.35
+_TYPE_SHARED_BOOST = 1.15
 _TYPE_MISMATCH = 0.85
 # Weight of query words that no entry is about, next to words some entry is about.
 _DESCRIPTIVE_WEIGHT = 0.3
@@ -232,6 +234,7 @@ class KnowledgeBase:
         limit: int = 5,
         expansion: Mapping[str, float] | None = None,
         boosts: Mapping[str, float] | None = None,
+        type_boost: float = TYPE_BOOST,
     ) -> SearchResult:
         """Like :meth:`search`, plus the match strength the engine's confidence uses.
 
@@ -239,7 +242,8 @@ class KnowledgeBase:
         cause of a described symptom, the topic of a follow-up), each with its weight;
         ``boosts`` multiplies the scores of the named entries (the entry a follow-up
         continues). Neither changes which of the question's own words count as studio
-        words (``domain_terms``).
+        words (``domain_terms``). ``type_boost`` is the factor for entries written for
+        exactly the asked track type.
         """
         terms = tuple(dict.fromkeys(tokenize(query)))
         specific = tuple(t for t in terms if t not in GENERIC_TERMS)
@@ -253,7 +257,9 @@ class KnowledgeBase:
         for term, weight in (expansion or {}).items():
             weights[term] = max(weights.get(term, 0.0), weight)
         ranked_terms = tuple(weights)
+        track_types = tuple(track_types)
         wanted = track_type_terms(track_types)
+        exact = track_type_terms(track_types, parents=False)
         ranked: list[tuple[float, float, int, float]] = []  # relevance, raw, index, focus
         for item in self._index.score(ranked_terms, weights=weights):
             focus = self.focus(self._entries[item.index], ranked_terms)
@@ -263,8 +269,13 @@ class KnowledgeBase:
         for relevance, _, index, _ in ranked:
             entry = self._entries[index]
             factor = (boosts or {}).get(entry.id, 1.0)
-            if wanted and not entry.is_general:
-                factor *= _TYPE_BOOST if wanted & self._entry_types[index] else _TYPE_MISMATCH
+            types = self._entry_types[index]
+            if exact & types:
+                factor *= _TYPE_SHARED_BOOST if entry.is_general else type_boost
+            elif wanted & types:
+                factor *= _TYPE_SHARED_BOOST
+            elif wanted and not entry.is_general:
+                factor *= _TYPE_MISMATCH
             hits.append((entry, round(relevance * factor, 4)))
         hits.sort(key=lambda hit: (-hit[1], hit[0].id))
         strength = coverage = focus = magnitude = 0.0

@@ -59,22 +59,23 @@ _FUNCTION_WORDS: Mapping[str, frozenset[str]] = MappingProxyType(
             """como que cual cuales cuanto cuanta cuantos donde por porque mi mis el los las
             un una es son esta suena sueña debe debo puedo para con del al y muy demasiado
             le lo se pongo quito hago mezcla tengo hay tiene uso usar en de tener hacer
-            poner la a"""
+            poner la a correctamente"""
         ),
         "fr": _words(
             """comment quel quelle quels quelles ou pourquoi je mon ma mes le la les un une
             des du est sont pour avec sur dans et trop combien faut dois peux sonne eviter
-            couper reduire que qui ne pas se au aux cette ce utiliser mettre a de en faire"""
+            couper reduire que qui ne pas se au aux cette ce utiliser mettre a de en faire
+            correctement"""
         ),
         "it": _words(
             """come quale quali quanto quanta dove perche il lo la gli le un una mio mia miei
             e sono per con su nel nella del della dei tra troppo devo posso suona cosa faccio
-            uso usare metto deve essere di da in fare a"""
+            uso usare metto deve essere di da in fare a correttamente"""
         ),
         "pt": _words(
             """como qual quais quanto quanta onde porque meu minha meus o a os as um uma e
             sao esta para com no na do da dos das muito devo posso soa usar em nos nas voce
-            fazer tirar de"""
+            fazer tirar de corretamente"""
         ),
     }
 )
@@ -177,7 +178,6 @@ masking: uberlager* verdeck* maskier* enmascar* masquer masque masquent mascher*
 clash: kollidieren chocan chocar
 deess: deesser de-esser
 sidechain: sidechain
-right: richtig correctamente correctement correttamente corretamente
 good: gut guter gute bueno buena bon bonne buono buona bom boa
 ballad: ballade balada ballata
 song: lied cancion chanson canzone musica

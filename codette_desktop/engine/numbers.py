@@ -134,20 +134,30 @@ def _to_float(text: str) -> float:
     return float(text.replace("−", "-").replace("–", "-"))
 
 
+def _label_name(match: re.Match[str]) -> str:
+    return next(name for name, _ in _LABELS if match.group(name))
+
+
+# Clause boundaries: a parameter word belongs to the numbers of its own clause only.
+_CLAUSE = re.compile(r"[,;/()]|\band\b|\bor\b")
+
+
 def _label_before(text: str, start: int) -> str | None:
-    """The parameter word closest before ``start`` within a few words, if any."""
+    """The parameter word closest before ``start`` within its clause and a few words."""
     window = text[max(0, start - 40) : start]
+    boundaries = list(_CLAUSE.finditer(window))
+    if boundaries:
+        window = window[boundaries[-1].end() :]
     label = None
     for match in _LABEL.finditer(window):
-        label = next(name for name, _ in _LABELS if match.group(name))
+        label = _label_name(match)
     return label
 
 
 def _label_after(text: str, end: int) -> str | None:
-    match = _LABEL.match(text[end : end + 30].lstrip(" ,(of"))
-    if match is None:
-        return None
-    return next(name for name, _ in _LABELS if match.group(name))
+    """A parameter word right after the number ("5-20 ms attack")."""
+    match = _LABEL.match(text[end : end + 30].lstrip(" "))
+    return _label_name(match) if match is not None else None
 
 
 def readings(text: str) -> tuple[Reading, ...]:
@@ -165,7 +175,7 @@ def readings(text: str) -> tuple[Reading, ...]:
             name = unit
             if unit == "khz":
                 name, value = "hz", value * 1000.0
-            label = _label_before(lowered, span[0]) or _label_after(lowered, span[1])
+            label = _label_after(lowered, span[1]) or _label_before(lowered, span[0])
             taken.append(span)
             found.append((span[0], Reading(name, value, label)))
     if not any(r.unit == "bpm" for _, r in found):
@@ -188,6 +198,22 @@ def _plausible(reading: Reading) -> bool:
     }
     low, high = limits.get(reading.unit, (float("-inf"), float("inf")))
     return low <= reading.value <= high
+
+
+_READING_NUMBER = re.compile(
+    rf"{_NUMBER}\s*(?=(?:lufs|lkfs|lu|dbtp|dbfs|db|k?hz|ms|msec|milliseconds?|bpm|%)\b)",
+    re.IGNORECASE,
+)
+_RATIO_READING = re.compile(r"\d+(?:\.\d+)?\s*:\s*1\b")
+
+
+def without_readings(text: str) -> str:
+    """``text`` with the numbers of its readings removed, keeping their units.
+
+    A reading says where the user is ("-6 LUFS"), not what the question is about, so its
+    number must not match knowledge lines that happen to hold the same figure.
+    """
+    return _READING_NUMBER.sub(" ", _RATIO_READING.sub(" ratio ", text))
 
 
 def note_value(text: str) -> NoteValue | None:
@@ -237,6 +263,7 @@ def value_ranges(line: str) -> tuple[ValueRange, ...]:
     """Ranges and single values with units in a knowledge line, each with its label."""
     lowered = line.lower()
     result: list[ValueRange] = []
+    previous_end = 0
     for match in _RANGE.finditer(lowered):
         unit_b = match.group("ub")
         unit_a = match.group("ua")
@@ -253,9 +280,15 @@ def value_ranges(line: str) -> tuple[ValueRange, ...]:
         else:
             low, high = low * scale_a, high * scale_b
         low, high = min(low, high), max(low, high)
-        label = _label_before(lowered, match.start())
-        if label is None and result and result[-1].unit == unit:
+        label = _label_after(lowered, match.end()) or _label_before(lowered, match.start())
+        if (
+            label is None
+            and result
+            and result[-1].unit == unit
+            and not re.search(r"[;.]\s", lowered[previous_end : match.start()])
+        ):
             # "70-100 Hz for male voices and 100-150 Hz for female": one parameter.
             label = result[-1].label
         result.append(ValueRange(unit, low, high, label, line[match.start() : match.end()].strip()))
+        previous_end = match.end()
     return tuple(result)

@@ -10,6 +10,7 @@ whether it answers the question itself (then it leads the answer).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -60,12 +61,15 @@ def work(
     tempo_asked: bool,
     programme: bool,
     platforms_named: Sequence[str] = (),
+    judge: bool = False,
 ) -> list[Worked]:
     """Everything the question's numbers (and the session tempo) tell, leading items first.
 
     ``tempo_asked`` is True when the tempo came from the question itself (or an earlier
     question), not only from the DAW; ``programme`` when the question is about a master or
-    mix bus; ``platforms_named`` the streaming platforms the question names.
+    mix bus; ``platforms_named`` the streaming platforms the question names; ``judge``
+    when the question asks whether its own value is right ("is 250 Hz too high?"), so
+    Hz, ms, ratio and % values are compared with the guidance.
     """
     worked: list[Worked] = []
     if tempo is not None and note is not None:
@@ -82,12 +86,24 @@ def work(
         worked.append(_sample_peak(dbfs.value, programme))
     if (spl := by_unit.get("spl")) is not None:
         worked.append(_monitoring(spl.value))
-    for reading in readings:
+    for reading in readings if judge else ():
         if reading.unit in ("hz", "ms", "s", "ratio", "percent"):
             judged = _judge(reading, key_lines, other_lines)
             if judged is not None:
                 worked.append(judged)
     return worked
+
+
+_ASKS_JUDGEMENT = re.compile(
+    r"\b(?:too|ok|okay|enough|right|fine|alright|correct|safe|bad|wrong|good idea|is that|"
+    r"is it|should i|would|acceptable|reasonable)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_judgement(text: str) -> bool:
+    """True when a question asks whether a value it gives is right."""
+    return bool(_ASKS_JUDGEMENT.search(text))
 
 
 def _note_length(tempo: TempoGrid, note: NoteValue) -> Worked:

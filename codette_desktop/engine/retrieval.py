@@ -114,7 +114,8 @@ parallel: parallel nyc
 warmth: warm warmth warmer
 bright: bright brighter brightness air airy
 boomy: boom boomy boominess
-streaming: streaming stream spotify youtube tidal
+streaming: streaming stream
+television: television tv broadcast
 analysis: analysis analyses analyze analyse analyzed analysed measurement measurements measure
     measured meter metering
 """
@@ -183,7 +184,8 @@ def tokenize(text: str) -> list[str]:
     """Canonical terms of ``text``, stop words removed, in order (duplicates kept)."""
     terms: list[str] = []
     for word in _TOKEN.findall(normalise(text)):
-        if word in _STOPWORDS or (len(word) == 1 and not word.isdigit()):
+        # Single letters are noise, except "q" (the EQ bandwidth: "what Q?").
+        if word in _STOPWORDS or (len(word) == 1 and not word.isdigit() and word != "q"):
             continue
         terms.append(canonical(word))
     return terms
@@ -218,14 +220,15 @@ def track_types_named(terms: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(t for t in terms if t in TRACK_TYPE_WORDS))
 
 
-def track_type_terms(types: Iterable[str]) -> frozenset[str]:
-    """Canonical track-type terms plus their family ("kick" -> {"kick", "drums"})."""
+def track_type_terms(types: Iterable[str], *, parents: bool = True) -> frozenset[str]:
+    """Canonical track-type terms plus (unless ``parents`` is False) their family
+    ("kick" -> {"kick", "drums"})."""
     result: set[str] = set()
     for raw in types:
         for term in tokenize(str(raw)):
             result.add(term)
             parent = _TRACK_PARENTS.get(term)
-            if parent is not None:
+            if parent is not None and parents:
                 result.add(parent)
     return frozenset(result)
 

@@ -1,5 +1,8 @@
 """Symptom words to cause words: how a beginner describes a problem, and what it is called.
 
+(Also a few studio phrases whose words alone mislead the index, such as "does my mix
+work in mono", which is about mono compatibility rather than about "work".)
+
 "My vocals keep getting lost behind the guitars" contains no word a knowledge entry is
 indexed by; the cause is masking. Each rule here matches a way of describing a symptom
 and names its usual cause, plus the index terms that find the entries about that cause.
@@ -31,6 +34,7 @@ _RULES: tuple[tuple[str, str, str], ...] = (
         rf"\b(?:lost|buried|drown\w*|swamp\w*|hidden|covered|disappear\w*|eaten|sinks?)\b{_A}"
         rf"\b(?:behind|under|beneath|in|by|against|below)\b"
         rf"|\bcan'?t (?:hear|make out|understand)\b|\bfighting (?:with )?the (?:vocal|voice)\b"
+        rf"|\b(?:gets?|getting|got) lost\b|\blost in the mix\b"
         rf"|\b(?:vocal|voice)\b{_A}\bfight\w*|\bfight\w*{_A}\b(?:vocal|voice)\b",
         "masking",
         "masking clarity presence",
@@ -128,12 +132,43 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     ),
 )
 
+# Studio phrases whose words alone mislead the index: not symptoms, so no cause to name.
+_PHRASES: tuple[tuple[str, str], ...] = (
+    (
+        r"\b(?:works?|sounds?|holds? up|check\w*|hear\w*|listen\w*)\b[^.?!]{0,20}\bin mono\b"
+        r"|\bmono (?:check|compatib\w*|button)\b",
+        "mono correlation compatibility",
+    ),
+    (
+        r"\bhow loud\b[^.?!]{0,25}\b(?:listen|monitor|mix at|play it back|speakers)\b"
+        r"|\b(?:listening|monitoring|monitor) (?:level|volume)\b",
+        "monitoring level spl",
+    ),
+    (
+        r"\b(?:leave|left|need|keep)\b[^.?!]{0,30}\bfor (?:the )?master(?:ing)?\b"
+        r"|\bfor (?:the |a )?mastering engineer\b|\bpremaster",
+        "headroom premaster",
+    ),
+    # US broadcast delivery is ATSC A/85 (case matters: "US" is not "us").
+    (r"(?-i:\bU\.?S\.?A?\b)|\bamerican\b|\bnorth america\b|\bcalm act\b", "atsc"),
+)
+
 _COMPILED = tuple(
     (re.compile(pattern, re.IGNORECASE), Symptom(cause, tuple(tokenize(terms))))
     for pattern, cause, terms in _RULES
 )
 
 
+_COMPILED_PHRASES = tuple(
+    (re.compile(pattern, re.IGNORECASE), tuple(tokenize(terms))) for pattern, terms in _PHRASES
+)
+
+
 def find_symptoms(text: str) -> tuple[Symptom, ...]:
     """Every symptom described in ``text`` (an English or glossed question), in rule order."""
     return tuple(symptom for pattern, symptom in _COMPILED if pattern.search(text))
+
+
+def phrase_terms(text: str) -> tuple[str, ...]:
+    """Index terms implied by studio phrases in ``text`` ("works in mono" -> mono ...)."""
+    return tuple(t for pattern, terms in _COMPILED_PHRASES if pattern.search(text) for t in terms)

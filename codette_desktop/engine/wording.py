@@ -30,8 +30,17 @@ def sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?", ":")) else f"{text}."
 
 
+# Names that keep their capital at the start of a continued sentence.
+_PROPER_NAMES = frozenset(
+    {"Spotify", "YouTube", "Tidal", "Apple", "Amazon", "Abbey", "Pultec", "Baxandall", "Haas"}
+)
+
+
 def lower_first(text: str) -> str:
-    """Lower-case a capitalised first word; acronyms ("EQ", "LUFS") stay as they are."""
+    """Lower-case a capitalised first word; acronyms ("EQ") and names ("Spotify") stay."""
+    first = text.split(" ", 1)[0].rstrip(":,;.")
+    if first in _PROPER_NAMES:
+        return text
     if len(text) > 1 and text[0].isupper() and text[1].islower():
         return text[0].lower() + text[1:]
     return text
