@@ -39,7 +39,7 @@ from codette_desktop.engine.chunks import split_chunks
 from codette_desktop.engine.compose import AnswerComposer, Candidate, Plan
 from codette_desktop.engine.context import PROGRAMME_FAMILIES, DawContext, TempoGrid, read_context
 from codette_desktop.engine.drafting import Composer, Draft
-from codette_desktop.engine.facts import pick_facts
+from codette_desktop.engine.facts import asks_for_start, pick_facts
 from codette_desktop.engine.followup import Topic, is_follow_up, merge_values
 from codette_desktop.engine.grounding import Grounding
 from codette_desktop.engine.intent import PARAMETER_TERMS, Intent, content_text, detect_intent
@@ -318,13 +318,19 @@ class CodetteEngine:
         computed = (note is not None and (bpm is not None or context.bpm is not None)) or any(
             r.unit in ("lufs", "dbtp") for r in own
         )
-        candidates = self._candidates(result, intent, line_terms, all_readings, causes, computed)
+        candidates = self._candidates(
+            result, intent, line_terms, all_readings, causes, computed, asks_for_start(text)
+        )
         if active is not None and not self._has_subject(terms):
             # "What ratio?" stays with the topic when its entry can answer it.
             candidates = self._prefer_topic(candidates, active, intent, line_terms, all_readings)
         chosen = candidates[0] if candidates else None
+        # Related entries are close matches only: a weak neighbour is noise (or worse, a
+        # single-track rule next to a question about the master).
         related = tuple(
-            (e, s) for e, s in result.hits[:4] if chosen is None or e.id != chosen.entry.id
+            (e, s)
+            for e, s in result.hits[:4]
+            if (chosen is None or e.id != chosen.entry.id) and s >= _CLOSE_MATCH * result.hits[0][1]
         )
         alternative = None
         if len(candidates) > 1:
@@ -438,6 +444,7 @@ class CodetteEngine:
         question_readings: Sequence[Reading],
         causes: frozenset[str],
         computed: bool,
+        wants_start: bool,
     ) -> tuple[Candidate, ...]:
         """Close matches ranked by score and by how well their lines carry the fact.
 
@@ -451,7 +458,9 @@ class CodetteEngine:
         for entry, score in result.hits[:_MAX_CANDIDATES]:
             if score < _CLOSE_MATCH * top:
                 break
-            facts = pick_facts(entry, intent, terms, question_readings, causes)
+            facts = pick_facts(
+                entry, intent, terms, question_readings, causes, wants_start=wants_start
+            )
             fit = 1.0 if computed else facts.fit
             ranked.append((score * (0.75 + 0.25 * fit), Candidate(entry, score, facts)))
         ranked.sort(key=lambda item: -item[0])

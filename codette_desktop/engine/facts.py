@@ -29,7 +29,7 @@ _ASPECT_WEIGHT = 2.0
 _IMPLIED_TERMS: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), frozenset(tokenize(words)))
     for pattern, words in (
-        (r"\d\s*:\s*1\b", "ratio"),
+        (r"\d\s*:\s*1\b", "ratio compression"),
         (r"\d\s*k?hz\b", "frequency"),
         (r"\d\s*(?:ms|s)\b|\b1/\d+\b", "time long"),
         (r"\d\s*(?:db|lufs|lkfs|dbtp|dbfs|lu)\b", "level"),
@@ -39,11 +39,22 @@ _PLACEMENT_LINE = re.compile(
     r"\b(?:before|after|first|last|order|place|insert|chain|into)\b", re.IGNORECASE
 )
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
+# A line that contrasts two things: what a difference question needs.
+_CONTRAST = re.compile(
+    r"\b(?:cannot|can't|only|whereas|unlike|while|but|instead|not the same|rather than)\b",
+    re.IGNORECASE,
+)
+# A question asking for a starting setting, and the lines that give one.
+_ASKS_START = re.compile(
+    r"\b(?:should i use|good|typical|usual|starting|start|best|recommended|default)\b",
+    re.IGNORECASE,
+)
+_STARTING_LINE = re.compile(r"\b(?:start|starting|typical|typically|usually|most)\b", re.IGNORECASE)
 # Settings given in percent: only these make "30%" a level worth asking for.
-_PERCENT_TERMS = frozenset(tokenize("feedback wet dry blend mix percent width"))
+_PERCENT_TERMS = frozenset(tokenize("feedback wet dry blend mix percent width pan"))
 # Words of advice with a condition: what a yes/no question ("is it ok to ...?") needs.
 _NORMATIVE = re.compile(
-    r"\b(?:only|avoid|don'?t|never|unless|rather than|instead|not every|no need|optional"
+    r"\b(?:only|avoid|don'?t|never|unless|rather than|instead|not every|no need"
     r"|depends|if you)\b",
     re.IGNORECASE,
 )
@@ -72,11 +83,14 @@ def pick_facts(
     terms: Iterable[str],
     readings: Sequence[Reading] = (),
     emphasis: Iterable[str] = (),
+    *,
+    wants_start: bool = False,
 ) -> FactPick:
     """Score ``entry``'s lines for a question and pick its key fact.
 
     ``emphasis`` are further terms that name what is asked about (a symptom's cause),
-    weighted like the question's own setting words.
+    weighted like the question's own setting words; ``wants_start`` marks a question
+    asking for a starting setting ("what attack should I use?").
     """
     lines = list(dict.fromkeys(entry.guidance))
     line_terms = [_line_terms(line) for line in lines]
@@ -108,6 +122,10 @@ def pick_facts(
             score += 2.0
         if intent.compared:
             score += 0.8 * sum(1 for group in intent.compared if group & held)
+            if _CONTRAST.search(line):
+                score += 1.0
+        if wants_start and has_value and _STARTING_LINE.search(line):
+            score += 0.5
         if "setting" in intent.aspects or intent.kind in ("general", "steps"):
             # "How do I compress vocals?" wants the starting setting, the line with numbers.
             score += 0.15 * min(6, len(_NUMBER.findall(line)))
@@ -130,7 +148,8 @@ def pick_facts(
             key=lambda i: (len(uncovered & line_terms[i]), scores[i]),
             default=None,
         )
-        if second is not None and scores[second] >= 0.5 * scores[best]:
+        needed = any(not group & line_terms[best] for group in intent.compared)
+        if second is not None and (needed or scores[second] >= 0.5 * scores[best]):
             key.append(second)
     value_found = intent.kind not in VALUE_INTENTS or any(value_lines[i] for i in key)
     # How much of what is asked the key carries, judged the same way for every entry: the
@@ -147,6 +166,11 @@ def pick_facts(
         key_lines = (entry.summary, *key_lines[:1])
     rest = tuple(lines[i] for i in order if lines[i] not in key_lines)
     return FactPick(key_lines, rest, round(fit, 4), value_found)
+
+
+def asks_for_start(text: str) -> bool:
+    """True when a question asks for a starting setting ("what ratio is a good start?")."""
+    return bool(_ASKS_START.search(text))
 
 
 def _line_terms(line: str) -> frozenset[str]:

@@ -200,15 +200,18 @@ def _plausible(reading: Reading) -> bool:
     return low <= reading.value <= high
 
 
+# Loudness, true-peak, full-scale and tempo units say what the question is about, so
+# they stay; a bare Hz, ms, dB or % says nothing by itself and goes with its number.
 _READING_NUMBER = re.compile(
-    rf"{_NUMBER}\s*(?=(?:lufs|lkfs|lu|dbtp|dbfs|db|k?hz|ms|msec|milliseconds?|bpm|%)\b)",
+    rf"{_NUMBER}\s*(?=(?:lufs|lkfs|lu|dbtp|dbfs|bpm)\b)"
+    rf"|{_NUMBER}\s*(?:k?hz|ms|msec|milliseconds?|db|%)(?![\w/])",
     re.IGNORECASE,
 )
 _RATIO_READING = re.compile(r"\d+(?:\.\d+)?\s*:\s*1\b")
 
 
 def without_readings(text: str) -> str:
-    """``text`` with the numbers of its readings removed, keeping their units.
+    """``text`` with the numbers of its readings removed (keeping telling units).
 
     A reading says where the user is ("-6 LUFS"), not what the question is about, so its
     number must not match knowledge lines that happen to hold the same figure.

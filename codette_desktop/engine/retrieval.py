@@ -56,7 +56,7 @@ _STOPWORD_TEXT = """
     to too try under until up us very want wants was way we were what when where which while
     who whom why will with would yes yet you your yours yourself s t d ll ve re m tip tips
     help make makes making codette hey hi hello whats stop fix fixing use using better best
-    good sound sounds sounding tell show give know think go going"""
+    good sound sounds sounding tell show give know think go going ok okay alright"""
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 # Canonical terms: "canonical: word word ...". Words are raw forms or their stems; both
@@ -82,6 +82,8 @@ sidechain: sidechain sidechains ducking duck ducked pump pumping
 deess: deess deesser deessing
 sibilance: sibilance sibilant sibilants esses ess
 mud: mud muddy muddiness murky
+boxy: boxy boxiness boxier cardboard
+body: body fat fatter fatness fattest
 harsh: harsh harshness piercing shrill brittle
 clarity: clarity clear clearer intelligibility intelligible definition
 stereo: stereo width wide wider widen widening widener imaging image spread

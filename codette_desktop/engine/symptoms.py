@@ -147,7 +147,7 @@ _PHRASES: tuple[tuple[str, str], ...] = (
     (
         r"\b(?:leave|left|need|keep)\b[^.?!]{0,30}\bfor (?:the )?master(?:ing)?\b"
         r"|\bfor (?:the |a )?mastering engineer\b|\bpremaster",
-        "headroom premaster",
+        "headroom peak",
     ),
     # US broadcast delivery is ATSC A/85 (case matters: "US" is not "us").
     (r"(?-i:\bU\.?S\.?A?\b)|\bamerican\b|\bnorth america\b|\bcalm act\b", "atsc"),

@@ -38,11 +38,21 @@ _STUDIO_CONTEXT = re.compile(
 )
 
 
+# Translating words between languages, not a mix between speakers.
+_LANGUAGE_TRANSLATION = re.compile(
+    r"\btranslat\w*\b[^?.!]{0,40}\b(?:in|into|to|from) (?:english|japanese|german|french"
+    r"|spanish|italian|portuguese|chinese|mandarin|korean|russian|arabic|dutch|hindi)\b",
+    re.IGNORECASE,
+)
+
+
 def is_off_topic(text: str, result: SearchResult) -> bool:
     """True when the (English or glossed) question is outside mixing and production."""
     if not result.terms:
         return False  # nothing to judge ("?"): answered as a vague studio question
     topical = result.domain_terms.intersection(result.key_terms)
     if not topical and result.confidence < OFF_TOPIC_CONFIDENCE:
+        return True
+    if _LANGUAGE_TRANSLATION.search(text):
         return True
     return bool(_OTHER_SENSES.search(text)) and not _STUDIO_CONTEXT.search(text)
