@@ -11,6 +11,7 @@ are secondary and may vary from answer to answer.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -94,7 +95,7 @@ def pick_facts(
     """
     lines = list(dict.fromkeys(entry.guidance))
     line_terms = [_line_terms(line) for line in lines]
-    topic = frozenset(tokenize(f"{entry.title} {entry.category}"))
+    topic = _topic_terms(f"{entry.title} {entry.category}")
     wanted = {t for t in terms if t not in GENERIC_TERMS}
     aspects = intent.aspects | frozenset(emphasis)
     weights = {
@@ -173,7 +174,14 @@ def asks_for_start(text: str) -> bool:
     return bool(_ASKS_START.search(text))
 
 
+@functools.lru_cache(maxsize=1024)
+def _topic_terms(text: str) -> frozenset[str]:
+    return frozenset(tokenize(text))
+
+
+@functools.lru_cache(maxsize=8192)
 def _line_terms(line: str) -> frozenset[str]:
+    # Knowledge lines are few and immutable; tokenising them once keeps answers fast.
     terms = set(tokenize(line))
     for pattern, implied in _IMPLIED_TERMS:
         if pattern.search(line):
