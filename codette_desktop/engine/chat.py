@@ -81,6 +81,8 @@ _FOLLOW_UP_BOOST = 1.3
 _CLOSE_MATCH = 0.5
 _MAX_CANDIDATES = 5
 
+# "What is ...?" and "explain ..." favour the entries written for beginners.
+_ENTRY_LEVEL = frozenset(tokenize("basics beginner beginners explained introduction"))
 # With a selected track, "this"/"it" points at it: its type counts for more.
 _THIS_TRACK_BOOST = 1.6
 _DEICTIC = re.compile(r"\b(?:this|it|these|here|this track)\b", re.IGNORECASE)
@@ -264,7 +266,9 @@ class CodetteEngine:
         query = without_readings(text)
         terms = tokenize(query)
         intent = detect_intent(text)
-        active = topic if is_follow_up(text, terms, topic) else None
+        named = track_types_named(terms)
+        current_family = named[0] if named else (context.selected.family if context.selected else None)
+        active = topic if is_follow_up(text, terms, topic, current_family) else None
         symptoms = find_symptoms(text)
         own = readings(text)
         values = merge_values(own, active)
@@ -277,7 +281,6 @@ class CodetteEngine:
             expansion.update(dict.fromkeys(symptom.terms, 1.0))
         boosts: dict[str, float] = {}
         # The track the question names ("compress vocals") outranks the selected one.
-        named = track_types_named(terms)
         track_types = named or context.track_types
         # "How should I EQ this?" with a track selected is about that track above all.
         type_boost = _THIS_TRACK_BOOST if not named and _DEICTIC.search(text) else TYPE_BOOST
@@ -294,6 +297,7 @@ class CodetteEngine:
             expansion=expansion,
             boosts=boosts,
             type_boost=type_boost,
+            prefer=_ENTRY_LEVEL if intent.explain else frozenset(),
         )
         resolved = text  # for another language, its English gloss
         if active is not None:

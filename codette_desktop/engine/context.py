@@ -149,8 +149,13 @@ class TrackInfo:
 
     @property
     def type_terms(self) -> tuple[str, ...]:
-        """Track types to boost retrieval with (declared and inferred)."""
-        return tuple(t for t in dict.fromkeys((self.declared_type, self.family)) if t)
+        """Track types to boost retrieval with (declared and inferred).
+
+        Generic declared types ("audio", "instrument") say nothing about the sound, so
+        only the family inferred from the name counts for them.
+        """
+        declared = self.declared_type if self.declared_type not in _GENERIC_TYPES else None
+        return tuple(t for t in dict.fromkeys((declared, self.family)) if t)
 
 
 def read_track(raw: object) -> TrackInfo | None:

@@ -67,9 +67,9 @@ VALUE_INTENTS = frozenset({"frequency", "ratio", "time", "level"})
 class FactPick:
     """The key line(s) of one entry for one question, and the rest, best first.
 
-    ``fit`` (0..1) says how much of what is asked the key carries: the share of the
-    question's setting words it holds and, for a value question, whether it gives that
-    kind of value. 1.0 when the question asks for nothing in particular.
+    ``fit`` (0..1) says how much of what is asked the entry can answer: the share of the
+    question's setting words its lines hold and, for a value question, whether the key
+    gives that kind of value. 1.0 when the question asks for nothing in particular.
     """
 
     key: tuple[str, ...]
@@ -156,13 +156,18 @@ def pick_facts(
     # How much of what is asked the key carries, judged the same way for every entry: the
     # setting words (not the topic words, which retrieval already weighed) and the value.
     asked = aspects & wanted
-    held = frozenset().union(*(line_terms[i] for i in key))
+    # The entry can speak to it: some line holds it, or the entry is about it (keywords).
+    held = frozenset().union(*line_terms, _topic_terms(" ".join((entry.title, *entry.keywords))))
     parts = [len(asked & held) / len(asked)] if asked else []
     if intent.kind in VALUE_INTENTS:
         parts.append(1.0 if value_found else 0.0)
     fit = sum(parts) / len(parts) if parts else 1.0
     key_lines = tuple(lines[i] for i in key)
-    if intent.explain or (intent.kind in ("general", "steps") and overlaps[best] == 0.0):
+    summary_terms = _line_terms(entry.summary)
+    if intent.compared and all(group & summary_terms for group in intent.compared):
+        # An entry about exactly this difference sums it up in its summary.
+        key_lines = (entry.summary, *key_lines[:1])
+    elif intent.explain or (intent.kind in ("general", "steps") and overlaps[best] == 0.0):
         # "What is a de-esser?": the entry's summary is the answer; its best line follows.
         key_lines = (entry.summary, *key_lines[:1])
     rest = tuple(lines[i] for i in order if lines[i] not in key_lines)

@@ -89,13 +89,19 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def is_follow_up(text: str, terms: Sequence[str], topic: Topic | None) -> bool:
+def is_follow_up(
+    text: str, terms: Sequence[str], topic: Topic | None, track_family: str | None = None
+) -> bool:
     """True when an (English or glossed) question leans on the session's topic.
 
     It does when it opens like a continuation ("and ...", "what about ..."), points back
     ("should that go before ..."), or names only settings and no subject ("what ratio?").
+    It does not when the user has moved to a track of another kind (``track_family``,
+    the selected or named track): "cut the mud" on the vocal is not about the bass.
     """
     if topic is None:
+        return False
+    if track_family and topic.track_family and track_family != topic.track_family:
         return False
     if _CONNECTIVE.search(text):
         return True

@@ -22,6 +22,7 @@ _PARAMETER_TEXT = """
     highpass lowpass shelf slope q makeup gain reduction level loud loudness db hz khz ms
     time long short fast slow frequency setting settings value amount much many far high
     low wet dry blend mix send return order before after first last chain placement go
+    target tolerance
     cut boost range band width pan bottom top peak peaks target tolerance limit growl
     boxiness boxy click crack body air presence thump mud muddy boom bite sizzle fizz"""
 PARAMETER_TERMS = frozenset(canonical(w) for w in _PARAMETER_TEXT.split())

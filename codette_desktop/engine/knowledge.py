@@ -47,6 +47,12 @@ _FIELD_WEIGHTS: tuple[tuple[str, int], ...] = (
 TYPE_BOOST = 1.35
 _TYPE_SHARED_BOOST = 1.15
 _TYPE_MISMATCH = 0.85
+# The least share of a type boost an entry gets when it is about none of the asked terms.
+_MIN_TYPE_FOCUS = 0.25
+# Favour for entries named by a preferred term (see search_detailed).
+_PREFER_BOOST = 1.3
+# Extra relevance for an entry whose category is one of the asked terms.
+_CATEGORY_BONUS = 0.3
 # Weight of query words that no entry is about, next to words some entry is about.
 _DESCRIPTIVE_WEIGHT = 0.3
 
@@ -171,6 +177,11 @@ class KnowledgeBase:
         self._index = BM25Index([_document_terms(entry) for entry in self._entries])
         self._entry_types = [track_type_terms(e.track_types) for e in self._entries]
         self._focus_terms = {e.id: _focus_terms(e) for e in self._entries}
+        self._categories = [frozenset(tokenize(e.category)) for e in self._entries]
+        # Title and keywords only: what an entry is named for, without its category.
+        self._named_terms = [
+            frozenset(tokenize(" ".join((e.title, *e.keywords)))) for e in self._entries
+        ]
         keyword_terms = {t for e in self._entries for k in e.keywords for t in tokenize(k)}
         category_terms = {t for e in self._entries for t in tokenize(e.category)}
         self._topics = frozenset().union(*self._focus_terms.values())
@@ -235,6 +246,7 @@ class KnowledgeBase:
         expansion: Mapping[str, float] | None = None,
         boosts: Mapping[str, float] | None = None,
         type_boost: float = TYPE_BOOST,
+        prefer: frozenset[str] = frozenset(),
     ) -> SearchResult:
         """Like :meth:`search`, plus the match strength the engine's confidence uses.
 
@@ -243,7 +255,8 @@ class KnowledgeBase:
         ``boosts`` multiplies the scores of the named entries (the entry a follow-up
         continues). Neither changes which of the question's own words count as studio
         words (``domain_terms``). ``type_boost`` is the factor for entries written for
-        exactly the asked track type.
+        exactly the asked track type; entries named (title, keywords) by a ``prefer`` term
+        are favoured (the entry-level "basics" entries for a "what is ...?" question).
         """
         terms = tuple(dict.fromkeys(tokenize(query)))
         specific = tuple(t for t in terms if t not in GENERIC_TERMS)
@@ -262,20 +275,32 @@ class KnowledgeBase:
         exact = track_type_terms(track_types, parents=False)
         ranked: list[tuple[float, float, int, float]] = []  # relevance, raw, index, focus
         for item in self._index.score(ranked_terms, weights=weights):
-            focus = self.focus(self._entries[item.index], ranked_terms)
-            # An entry about the asked terms beats one that merely mentions them often.
-            ranked.append((item.score * (1.0 + focus), item.score, item.index, focus))
+            entry = self._entries[item.index]
+            focus = self.focus(entry, ranked_terms)
+            # An entry about the asked terms beats one that merely mentions them often, and
+            # an entry whose category is an asked term is about it above all.
+            in_category = bool(self._categories[item.index] & set(key_terms))
+            about = 1.0 + focus + (_CATEGORY_BONUS if in_category else 0.0)
+            ranked.append((item.score * about, item.score, item.index, focus))
         hits: list[tuple[KnowledgeEntry, float]] = []
+        asked = set(ranked_terms)
         for relevance, _, index, _ in ranked:
             entry = self._entries[index]
+            named = len(asked & self._named_terms[index]) / len(asked) if asked else 0.0
             factor = (boosts or {}).get(entry.id, 1.0)
             types = self._entry_types[index]
+            boost = 1.0
             if exact & types:
-                factor *= _TYPE_SHARED_BOOST if entry.is_general else type_boost
+                boost = _TYPE_SHARED_BOOST if entry.is_general else type_boost
             elif wanted & types:
-                factor *= _TYPE_SHARED_BOOST
+                boost = _TYPE_SHARED_BOOST
             elif wanted and not entry.is_general:
                 factor *= _TYPE_MISMATCH
+            # Written for the track type matters in proportion to being about the question:
+            # a vocal entry on recording is no answer to "how do I gain stage this vocal?".
+            factor *= 1.0 + (boost - 1.0) * max(named, _MIN_TYPE_FOCUS)
+            if prefer and prefer & self._named_terms[index]:
+                factor *= _PREFER_BOOST
             hits.append((entry, round(relevance * factor, 4)))
         hits.sort(key=lambda hit: (-hit[1], hit[0].id))
         strength = coverage = focus = magnitude = 0.0
@@ -316,7 +341,9 @@ class KnowledgeBase:
 
 
 def _focus_terms(entry: KnowledgeEntry) -> frozenset[str]:
-    text = " ".join((entry.title, entry.category, *entry.keywords, *entry.track_types))
+    # What an entry is about: its title, category and keywords. Its track types say whom
+    # it is for, which the type boost weighs separately.
+    text = " ".join((entry.title, entry.category, *entry.keywords))
     return frozenset(tokenize(text))
 
 

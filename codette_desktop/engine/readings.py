@@ -26,7 +26,7 @@ from codette_desktop.engine.references import (
     TRUE_PEAK_CEILING_DBTP,
     Platform,
 )
-from codette_desktop.engine.wording import format_db, format_ms, join_words
+from codette_desktop.engine.wording import format_db, format_ms, format_number, join_words
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +206,7 @@ def _platform_changes(lufs: float, named: Sequence[str], dbtp: float | None) -> 
     ]
     if lufs > LOUD_MASTER_LUFS:
         extra = (
-            f" Its PLR is {dbtp - lufs:.1f} LU, the range of heavily limited masters."
+            f" Its PLR is {format_number(dbtp - lufs)} LU, the range of heavily limited masters."
             if dbtp is not None and dbtp - lufs < 9.0
             else ""
         )
@@ -241,7 +241,7 @@ def _true_peak(dbtp: float, lufs: float | None) -> Worked:
             f"streaming ({-over:.1f} dB below it)."
         )
     if lufs is not None:
-        text += f" Its peak-to-loudness ratio (PLR) is {dbtp - lufs:.1f} LU."
+        text += f" Its peak-to-loudness ratio (PLR) is {format_number(dbtp - lufs)} LU."
     return Worked(
         text,
         f"Margin = {TRUE_PEAK_CEILING_DBTP:.1f} − ({format_db(dbtp)}) = {-over:+.1f} dB.{plr}",

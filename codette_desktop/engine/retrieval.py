@@ -30,6 +30,7 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bde[\s-]?ess(?:er|ers|ing)?\b", " deess "),
         (r"\bgain[\s-]stag(?:e|es|ing)\b", " gainstaging "),
         (r"\btrue[\s-]peaks?\b", " truepeak "),
+        (r"\bk[\s-]weight(?:ing|ed)?\b", " kweighting "),
         (r"\bpre[\s-]delay\b", " predelay "),
         (r"\b(?:high[\s-]pass(?:ed|ing)?|low[\s-]cut)\b", " highpass "),
         (r"\b(?:low[\s-]pass(?:ed|ing)?|high[\s-]cut)\b", " lowpass "),
@@ -65,9 +66,10 @@ _SYNONYM_TABLE = """
 vocal: vox vocal vocals voice voices singer singers singing vocalist vocalists acapella vo
 compression: comp comps compress compressor compressors compressing compressed compression
     compressive
+comping: comping comped
 reverb: verb verbs reverb reverbs reverberation reverberant
 delay: delay delays echo echoes echos
-loudness: lufs loudness loud louder loudest lu
+loudness: lufs lkfs loudness loud louder loudest lu
 kick: kick kicks bd kik
 drums: drum drums kit percussion perc drummer
 snare: snare snares
@@ -203,7 +205,7 @@ GENERIC_TERMS = frozenset(canonical(w) for w in _GENERIC_TEXT.split())
 # themselves make a question a studio question ("what time is it?").
 _EVERYDAY_TEXT = """
     time long short big small bad fast slow hard soft today day world people love life work
-    lot little new old first last nice great weather"""
+    lot little new old first last nice great weather write read"""
 EVERYDAY_TERMS = frozenset(canonical(w) for w in _EVERYDAY_TEXT.split())
 
 

@@ -13,6 +13,11 @@ def format_db(value: float) -> str:
 
 def format_ms(value: float) -> str:
     """Milliseconds, dropping a trailing .0 (``500``, ``62.5``)."""
+    return format_number(value)
+
+
+def format_number(value: float) -> str:
+    """One decimal, without a trailing .0 (``13``, ``12.5``, ``-6``)."""
     rounded = round(value, 1)
     return f"{rounded:.0f}" if rounded == int(rounded) else f"{rounded:.1f}"
 
