@@ -267,7 +267,8 @@ class CodetteEngine:
         terms = tokenize(query)
         intent = detect_intent(text)
         named = track_types_named(terms)
-        current_family = named[0] if named else (context.selected.family if context.selected else None)
+        selected_family = context.selected.family if context.selected else None
+        current_family = named[0] if named else selected_family
         active = topic if is_follow_up(text, terms, topic, current_family) else None
         symptoms = find_symptoms(text)
         own = readings(text)
