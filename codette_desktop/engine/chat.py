@@ -39,7 +39,7 @@ from codette_desktop.engine.chunks import split_chunks
 from codette_desktop.engine.compose import AnswerComposer, Candidate, Plan
 from codette_desktop.engine.context import PROGRAMME_FAMILIES, DawContext, TempoGrid, read_context
 from codette_desktop.engine.drafting import Composer, Draft
-from codette_desktop.engine.facts import asks_for_start, pick_facts
+from codette_desktop.engine.facts import asks_for_start, gives_values_for, pick_facts
 from codette_desktop.engine.followup import Topic, is_follow_up, merge_values
 from codette_desktop.engine.grounding import Grounding
 from codette_desktop.engine.intent import PARAMETER_TERMS, Intent, content_text, detect_intent
@@ -273,8 +273,7 @@ class CodetteEngine:
         symptoms = find_symptoms(text)
         own = readings(text)
         values = merge_values(own, active)
-        own_units = {r.unit for r in own}
-        carried = tuple(Reading(u, v) for u, v in values if active and u not in own_units)
+        carried = tuple(r for r in values if active and r not in own)
         all_readings = (*own, *carried)
 
         expansion: dict[str, float] = dict.fromkeys(phrase_terms(text), 1.0)
@@ -303,7 +302,7 @@ class CodetteEngine:
         resolved = text  # for another language, its English gloss
         if active is not None:
             resolved = f"{resolved} (following up on: {active.entry_title})"
-        if is_off_topic(text, result):
+        if active is None and is_off_topic(text, result):
             confidence = min(result.confidence, round(OFF_TOPIC_CONFIDENCE * 0.8, 3))
             return _Planned(
                 confidence, OffTopic(glossed.notice), glossed, intent.kind, resolved, True
@@ -416,7 +415,7 @@ class CodetteEngine:
         if entry is None:
             return candidates
         facts = pick_facts(entry, intent, terms, question_readings)
-        if facts.fit < 1.0:
+        if facts.fit < 1.0 or not gives_values_for(entry, intent.aspects):
             return candidates  # the topic's entry lacks what is asked: look elsewhere
         score = next((c.score for c in candidates if c.entry.id == entry.id), 0.0)
         if not score and candidates:

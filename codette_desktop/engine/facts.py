@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from codette_desktop.engine.intent import Intent, intent_values
 from codette_desktop.engine.knowledge import KnowledgeEntry
-from codette_desktop.engine.numbers import Reading, value_ranges
+from codette_desktop.engine.numbers import PARAMETER_LABELS, Reading, value_ranges
 from codette_desktop.engine.retrieval import GENERIC_TERMS, tokenize
 
 # A question word that only names the entry's topic ("vocal" for a vocal entry) says
@@ -158,6 +158,8 @@ def pick_facts(
     asked = aspects & wanted
     # The entry can speak to it: some line holds it, or the entry is about it (keywords).
     held = frozenset().union(*line_terms, _topic_terms(" ".join((entry.title, *entry.keywords))))
+    if intent.placement and any(_PLACEMENT_LINE.search(line) for line in lines):
+        held |= aspects  # "where does it go?" is answered by a line about order
     parts = [len(asked & held) / len(asked)] if asked else []
     if intent.kind in VALUE_INTENTS:
         parts.append(1.0 if value_found else 0.0)
@@ -172,6 +174,22 @@ def pick_facts(
         key_lines = (entry.summary, *key_lines[:1])
     rest = tuple(lines[i] for i in order if lines[i] not in key_lines)
     return FactPick(key_lines, rest, round(fit, 4), value_found)
+
+
+def gives_values_for(entry: KnowledgeEntry, aspects: Iterable[str]) -> bool:
+    """False when a setting is asked about ("decay") and no line gives a value for it.
+
+    "What about the decay?" after a pre-delay answer is not answered by a pre-delay line
+    that merely mentions long decays.
+    """
+    wanted = {PARAMETER_LABELS[a] for a in aspects if a in PARAMETER_LABELS}
+    if not wanted:
+        return True
+    for line in entry.guidance:
+        for value_range in value_ranges(line):
+            if value_range.label in wanted or ("ratio" in wanted and value_range.unit == "ratio"):
+                return True
+    return False
 
 
 def asks_for_start(text: str) -> bool:

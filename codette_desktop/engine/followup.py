@@ -18,8 +18,9 @@ from codette_desktop.engine.intent import PARAMETER_TERMS
 from codette_desktop.engine.numbers import Reading
 from codette_desktop.engine.retrieval import GENERIC_TERMS
 
-# Readings that describe the user's session rather than one question, so they carry over.
-CARRIED_UNITS = frozenset({"bpm", "lufs", "dbtp", "dbfs", "spl"})
+# Readings that describe the whole session (tempo, the master's loudness): one value each.
+# Other readings (250 Hz, 40 ms attack) carry over per parameter, for "is that too high?".
+SESSION_UNITS = frozenset({"bpm", "lufs", "dbtp", "dbfs", "spl"})
 _CONNECTIVE = re.compile(
     r"^\W*(?:and|also|plus|so|then|ok(?:ay)?|what about|how about|same|but|what if|thanks?"
     r"(?: you)?[!,. ]+and)\b",
@@ -40,7 +41,7 @@ class Topic:
     terms: tuple[str, ...]  # canonical key terms of the question it answered
     track_family: str | None = None
     track_name: str | None = None
-    values: tuple[tuple[str, float], ...] = ()  # ("bpm", 90.0), ("lufs", -6.0)
+    values: tuple[Reading, ...] = ()  # the user's numbers so far: 90 BPM, -6 LUFS, 250 Hz
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -50,7 +51,7 @@ class Topic:
             "terms": list(self.terms),
             "track_family": self.track_family,
             "track_name": self.track_name,
-            "values": [[unit, value] for unit, value in self.values],
+            "values": [[r.unit, r.value, r.label] for r in self.values],
         }
 
     @classmethod
@@ -71,18 +72,15 @@ class Topic:
             track_family=_text(raw.get("track_family")),
             track_name=_text(raw.get("track_name")),
             values=tuple(
-                (v[0], float(v[1]))
+                Reading(v[0], float(v[1]), v[2] if len(v) == 3 and isinstance(v[2], str) else None)
                 for v in (values if isinstance(values, list) else [])
                 if isinstance(v, list)
-                and len(v) == 2
+                and len(v) in (2, 3)
                 and isinstance(v[0], str)
                 and isinstance(v[1], int | float)
                 and not isinstance(v[1], bool)
             ),
         )
-
-    def value(self, unit: str) -> float | None:
-        return next((v for u, v in self.values if u == unit), None)
 
 
 def _text(value: object) -> str | None:
@@ -113,10 +111,12 @@ def is_follow_up(
     return short and not subject
 
 
-def merge_values(readings: Iterable[Reading], topic: Topic | None) -> tuple[tuple[str, float], ...]:
-    """The session values after this question: its own readings over the topic's."""
-    merged = dict(topic.values) if topic is not None else {}
-    for reading in readings:
-        if reading.unit in CARRIED_UNITS:
-            merged[reading.unit] = reading.value
-    return tuple(merged.items())
+def merge_values(readings: Iterable[Reading], topic: Topic | None) -> tuple[Reading, ...]:
+    """The session's numbers after this question: its own readings over the topic's."""
+
+    def key(reading: Reading) -> tuple[str, str | None]:
+        return (reading.unit, None if reading.unit in SESSION_UNITS else reading.label)
+
+    merged = {key(r): r for r in (topic.values if topic is not None else ())}
+    merged.update((key(r), r) for r in readings)
+    return tuple(merged.values())

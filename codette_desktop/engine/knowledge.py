@@ -50,7 +50,7 @@ _TYPE_MISMATCH = 0.85
 # The least share of a type boost an entry gets when it is about none of the asked terms.
 _MIN_TYPE_FOCUS = 0.25
 # Favour for entries named by a preferred term (see search_detailed).
-_PREFER_BOOST = 1.3
+_PREFER_BOOST = 1.5
 # Extra relevance for an entry whose category is one of the asked terms.
 _CATEGORY_BONUS = 0.3
 # Weight of query words that no entry is about, next to words some entry is about.
@@ -178,6 +178,7 @@ class KnowledgeBase:
         self._entry_types = [track_type_terms(e.track_types) for e in self._entries]
         self._focus_terms = {e.id: _focus_terms(e) for e in self._entries}
         self._categories = [frozenset(tokenize(e.category)) for e in self._entries]
+        self._title_terms = [frozenset(tokenize(e.title)) for e in self._entries]
         # Title and keywords only: what an entry is named for, without its category.
         self._named_terms = [
             frozenset(tokenize(" ".join((e.title, *e.keywords)))) for e in self._entries
@@ -299,7 +300,7 @@ class KnowledgeBase:
             # Written for the track type matters in proportion to being about the question:
             # a vocal entry on recording is no answer to "how do I gain stage this vocal?".
             factor *= 1.0 + (boost - 1.0) * max(named, _MIN_TYPE_FOCUS)
-            if prefer and prefer & self._named_terms[index]:
+            if prefer and prefer & self._named_terms[index] and self._title_terms[index] & asked:
                 factor *= _PREFER_BOOST
             hits.append((entry, round(relevance * factor, 4)))
         hits.sort(key=lambda hit: (-hit[1], hit[0].id))

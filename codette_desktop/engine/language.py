@@ -53,6 +53,7 @@ _FUNCTION_WORDS: Mapping[str, frozenset[str]] = MappingProxyType(
             ein eine einen einem nicht mit fur auf bei beim zu zum zur viel wieviel klingt
             klingen sich es habe hat wird werden auch noch mehr weniger richtig gut im vom
             uber unter nach vor tun machen setze setzen stelle einstellen sein haben
+            machen mache
             bitte man mir mich dir"""
         ),
         "es": _words(
@@ -70,7 +71,8 @@ _FUNCTION_WORDS: Mapping[str, frozenset[str]] = MappingProxyType(
         "it": _words(
             """come quale quali quanto quanta dove perche il lo la gli le un una mio mia miei
             e sono per con su nel nella del della dei tra troppo devo posso suona cosa faccio
-            uso usare metto deve essere di da in fare a correttamente"""
+            uso usare metto deve essere di da in fare a correttamente
+            rendere faccio"""
         ),
         "pt": _words(
             """como qual quais quanto quanta onde porque meu minha meus o a os as um uma e
@@ -182,6 +184,9 @@ good: gut guter gute bueno buena bon bonne buono buona bom boa
 ballad: ballade balada ballata
 song: lied cancion chanson canzone musica
 track: spur spuren pista piste traccia faixa
+clarity: klar klarer klare deutlich deutlicher chiara chiaro chiare clara claro claire clair
+    claires nitida nitido
+more: mehr mas più piu plus mais
 time: zeit tiempo temps
 electric: elektrisch* electrica electrico electrique elettrica elettrico eletrica eletrico
 acoustic: akustisch* acustica acustico acoustique acustica

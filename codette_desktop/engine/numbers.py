@@ -34,6 +34,21 @@ _LABELS = (
     ("peak", r"peaks?|peaking"),
     ("shelf", r"shelf"),
 )
+# Canonical question terms (see retrieval.canonical) -> the label of their values.
+PARAMETER_LABELS = {
+    "predelay": "predelay",
+    "attack": "attack",
+    "releas": "release",
+    "hold": "hold",
+    "decay": "decay",
+    "lookahead": "lookahead",
+    "highpass": "highpass",
+    "lowpass": "lowpass",
+    "threshold": "threshold",
+    "ceil": "ceiling",
+    "ratio": "ratio",
+    "feedback": "feedback",
+}
 _LABEL = re.compile(
     r"\b(" + "|".join(f"(?P<{name}>{pattern})" for name, pattern in _LABELS) + r")\b"
 )

@@ -72,7 +72,8 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     ),
     (r"\bpump\w*|\bbreathing\b", "the compressor's release", "pump release"),
     (
-        r"\bdistort\w*|\bcrackl\w*|\bclipp\w*|\bcrunch\w* when\b|\bbreaking up\b",
+        r"\bdistort\w*|\bcrackl\w*|\bclipp\w*|\bcrunch\w* when\b|\bbreaking up\b"
+        r"|\b(?:in|into) the red\b|\bred (?:light|lights|meters?)\b|\bmeters? (?:go|hit|are) red\b",
         "clipping somewhere in the gain structure",
         "clipping peak gainstaging",
     ),
@@ -120,7 +121,9 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     (
         rf"\b(?:bass|808|sub|kick|low end)\b{_A}\b(?:disappear\w*|vanish\w*|gone|inaudible|"
         rf"can'?t hear|missing)\b{_A}\b{_SMALL_SPEAKERS}"
-        rf"|\b(?:audible|hear it|heard) on {_SMALL_SPEAKERS}",
+        rf"|\b(?:audible|hear it|heard) on {_SMALL_SPEAKERS}"
+        rf"|\b(?:harder|louder|punch\w*|come through|cut through|translate)\b{_A}"
+        rf"\b(?:on|through|in) (?:small speakers?|{_SMALL_SPEAKERS})",
         "missing harmonics on small speakers",
         "harmonics saturation translation",
     ),
