@@ -80,6 +80,8 @@ _FOLLOW_UP_BOOST = 1.3
 # Hits within this share of the best score compete on how well they carry the fact.
 _CLOSE_MATCH = 0.5
 _MAX_CANDIDATES = 5
+# How much a tie with the runner-up lowers the confidence (at most).
+_CLOSE_CALL_PENALTY = 0.3
 
 # "What is ...?" and "explain ..." favour the entries written for beginners.
 _ENTRY_LEVEL = frozenset(tokenize("basics beginner beginners explained introduction"))
@@ -421,7 +423,8 @@ class CodetteEngine:
         if not score and candidates:
             score = candidates[0].score
         rest = tuple(c for c in candidates if c.entry.id != entry.id)
-        return (Candidate(entry, score, facts), *rest)
+        best = max((c.rank for c in candidates), default=score)
+        return (Candidate(entry, score, facts, best), *rest)
 
     def _fallback_on_track(self, result: SearchResult, context: DawContext) -> SearchResult:
         # A vague question ("how do I make this sit?"): answer for the selected track, at
@@ -466,7 +469,8 @@ class CodetteEngine:
                 entry, intent, terms, question_readings, causes, wants_start=wants_start
             )
             fit = 1.0 if computed else facts.fit
-            ranked.append((score * (0.75 + 0.25 * fit), Candidate(entry, score, facts)))
+            rank = score * (0.75 + 0.25 * fit)
+            ranked.append((rank, Candidate(entry, score, facts, rank)))
         ranked.sort(key=lambda item: -item[0])
         return tuple(candidate for _, candidate in ranked)
 
@@ -476,6 +480,10 @@ class CodetteEngine:
         confidence = result.confidence
         if candidates:
             confidence *= 0.75 + 0.25 * candidates[0].facts.fit
+        if len(candidates) > 1 and candidates[0].rank > 0:
+            # A close runner-up means the question could as well be about something else.
+            margin = candidates[1].rank / candidates[0].rank
+            confidence *= 1.0 - _CLOSE_CALL_PENALTY * max(0.0, min(1.0, (margin - 0.6) / 0.4))
         if not glossed.is_english:
             confidence *= 0.85 + 0.15 * glossed.known_share
         return round(max(0.0, min(1.0, confidence)), 3)

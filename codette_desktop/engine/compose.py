@@ -51,8 +51,9 @@ class Candidate:
     """An entry that may answer the question, with its key fact picked."""
 
     entry: KnowledgeEntry
-    score: float
+    score: float  # retrieval score
     facts: FactPick
+    rank: float = 0.0  # score weighed by how much of the question the entry can answer
 
 
 @dataclass(frozen=True)
