@@ -42,7 +42,13 @@ from codette_desktop.engine.drafting import Composer, Draft
 from codette_desktop.engine.facts import asks_for_start, gives_values_for, pick_facts
 from codette_desktop.engine.followup import Topic, is_follow_up, merge_values
 from codette_desktop.engine.grounding import Grounding
-from codette_desktop.engine.intent import PARAMETER_TERMS, Intent, content_text, detect_intent
+from codette_desktop.engine.intent import (
+    DESCRIPTOR_TERMS,
+    PARAMETER_TERMS,
+    Intent,
+    content_text,
+    detect_intent,
+)
 from codette_desktop.engine.knowledge import TYPE_BOOST, KnowledgeBase, SearchResult
 from codette_desktop.engine.language import Gloss, gloss
 from codette_desktop.engine.memory import MemoryStore
@@ -85,6 +91,8 @@ _CLOSE_CALL_PENALTY = 0.3
 
 # "What is ...?" and "explain ..." favour the entries written for beginners.
 _ENTRY_LEVEL = frozenset(tokenize("basics beginner beginners explained introduction"))
+# "What's the difference ...?" favours the entries written as comparisons.
+_COMPARISON = frozenset(tokenize("vs versus difference"))
 # With a selected track, "this"/"it" points at it: its type counts for more.
 _THIS_TRACK_BOOST = 1.6
 _DEICTIC = re.compile(r"\b(?:this|it|these|here|this track)\b", re.IGNORECASE)
@@ -299,7 +307,8 @@ class CodetteEngine:
             expansion=expansion,
             boosts=boosts,
             type_boost=type_boost,
-            prefer=_ENTRY_LEVEL if intent.explain else frozenset(),
+            prefer=(_ENTRY_LEVEL if intent.explain else frozenset())
+            | (_COMPARISON if intent.kind == "difference" else frozenset()),
         )
         resolved = text  # for another language, its English gloss
         if active is not None:
@@ -403,7 +412,8 @@ class CodetteEngine:
 
     @staticmethod
     def _has_subject(terms: Sequence[str]) -> bool:
-        return any(t not in PARAMETER_TERMS and t not in GENERIC_TERMS for t in terms)
+        plain = PARAMETER_TERMS | GENERIC_TERMS | DESCRIPTOR_TERMS
+        return any(t not in plain for t in terms)
 
     def _prefer_topic(
         self,
@@ -481,9 +491,14 @@ class CodetteEngine:
         if candidates:
             confidence *= 0.75 + 0.25 * candidates[0].facts.fit
         if len(candidates) > 1 and candidates[0].rank > 0:
-            # A close runner-up means the question could as well be about something else.
+            # A close runner-up means the question could as well be about something else,
+            # unless the winner is named for more of the question than the runner-up is.
             margin = candidates[1].rank / candidates[0].rank
-            confidence *= 1.0 - _CLOSE_CALL_PENALTY * max(0.0, min(1.0, (margin - 0.6) / 0.4))
+            penalty = _CLOSE_CALL_PENALTY * max(0.0, min(1.0, (margin - 0.6) / 0.4))
+            named = [self._knowledge.title_focus(c.entry, result.key_terms) for c in candidates[:2]]
+            if named[0] > named[1]:
+                penalty /= 2
+            confidence *= 1.0 - penalty
         if not glossed.is_english:
             confidence *= 0.85 + 0.15 * glossed.known_share
         return round(max(0.0, min(1.0, confidence)), 3)

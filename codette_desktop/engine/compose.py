@@ -40,9 +40,11 @@ from codette_desktop.engine.readings import Worked, work
 from codette_desktop.engine.smalltalk import STARTER_QUESTIONS
 from codette_desktop.engine.wording import lower_first, sentence
 
+# A question with only generic studio words ("how do I make my mix better?") is told so
+# plainly, in one clause, before the move that helps most mixes.
 _BROAD_OPENINGS = (
-    "That's a broad question, so here's one good place to start.",
     "There's no single answer to that; this is where I'd begin.",
+    "No one setting fixes that, but this move helps most mixes.",
 )
 
 

@@ -108,6 +108,7 @@ def report(
             f"{names} {'is' if len(soloed) == 1 else 'are'} soloed, so you're hearing only part "
             f"of the mix; judge the final balance with everything playing."
         )
+    notes += _session_notes(context, category)
     low_end = bool(_MASKING_TERMS & terms) or (
         selected is not None and selected.family in LOW_END_FAMILIES
     )
@@ -135,6 +136,37 @@ def report(
         if timed or _COMPRESSION_TERMS & terms:
             math.append(tempo_math(tempo))
     return ContextReport(tuple(notes), tuple(math), tuple(steps))
+
+
+# Enough tracks that grouping them pays off.
+_MANY_TRACKS = 12
+
+
+def _session_notes(context: DawContext, category: str) -> list[str]:
+    """Remarks from the session's track counts and transport, for the topics they touch."""
+    notes: list[str] = []
+    counts = context.track_counts
+    if counts and category in ("reverb", "delay") and counts.get("aux", 0) == 0:
+        notes.append(
+            "Your session has no aux tracks yet: one or two shared reverb and delay returns "
+            "keep every part in the same space."
+        )
+    total = counts.get("total", len(context.tracks))
+    if category in ("workflow", "bus") and total >= _MANY_TRACKS:
+        vca = counts.get("vca", 0)
+        grouping = "" if vca else " and a VCA or two to ride whole sections"
+        notes.append(
+            f"With {total} tracks, group them into a few buses (drums, bass, music, vocals, "
+            f"effects){grouping}."
+        )
+    if category == "workflow" and context.current_time is not None and context.current_time > 0:
+        minutes, seconds = divmod(int(context.current_time), 60)
+        state = "playing" if context.is_playing else "stopped"
+        notes.append(
+            f"The playhead is at {minutes}:{seconds:02d} ({state}); write moves from a section "
+            f"start rather than mid-phrase."
+        )
+    return notes
 
 
 def _midrange_note(context: DawContext, terms: Set[str]) -> str | None:

@@ -51,6 +51,7 @@ _ASKS_START = re.compile(
     re.IGNORECASE,
 )
 _STARTING_LINE = re.compile(r"\b(?:start|starting|typical|typically|usually|most)\b", re.IGNORECASE)
+_ABSOLUTE_LEVEL = re.compile(r"\d\s*(?:lufs|lkfs|db spl|dbfs)\b", re.IGNORECASE)
 # Settings given in percent: only these make "30%" a level worth asking for.
 _PERCENT_TERMS = frozenset(tokenize("feedback wet dry blend mix percent width pan"))
 # Words of advice with a condition: what a yes/no question ("is it ok to ...?") needs.
@@ -127,6 +128,8 @@ def pick_facts(
                 score += 1.0
         if wants_start and has_value and _STARTING_LINE.search(line):
             score += 0.5
+        if intent.absolute and _ABSOLUTE_LEVEL.search(line):
+            score += 1.0  # "how loud?" is answered in LUFS or dB SPL, not by a dB change
         if "setting" in intent.aspects or intent.kind in ("general", "steps"):
             # "How do I compress vocals?" wants the starting setting, the line with numbers.
             score += 0.15 * min(6, len(_NUMBER.findall(line)))
@@ -139,7 +142,11 @@ def pick_facts(
     key = [best]
     # A difference question needs both sides; a two-part question ("target and tolerance")
     # may need a second line for the words the first one lacks.
-    uncovered = {t for t in wanted if t not in line_terms[best] and idf[t] > 0 and t not in topic}
+    uncovered = {
+        t
+        for t in wanted
+        if t not in line_terms[best] and idf[t] > 0 and (t not in topic or t in aspects)
+    }
     for group in intent.compared:
         if not group & line_terms[best]:
             uncovered |= set(group)

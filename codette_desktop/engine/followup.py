@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from codette_desktop.engine.intent import PARAMETER_TERMS
+from codette_desktop.engine.intent import DESCRIPTOR_TERMS, PARAMETER_TERMS
 from codette_desktop.engine.numbers import Reading
 from codette_desktop.engine.retrieval import GENERIC_TERMS
 
@@ -107,8 +107,15 @@ def is_follow_up(
     short = len(words) <= _SHORT_WORDS
     if short and _ANAPHORA.search(text):
         return True
-    subject = [t for t in terms if t not in PARAMETER_TERMS and t not in GENERIC_TERMS]
-    return short and not subject
+    # Settings and no subject ("what ratio?"); only generic words ("how do I make my mix
+    # better?") is a broad new question, not a continuation.
+    subject = [
+        t
+        for t in terms
+        if t not in PARAMETER_TERMS and t not in GENERIC_TERMS and t not in DESCRIPTOR_TERMS
+    ]
+    settings = [t for t in terms if t in PARAMETER_TERMS]
+    return short and bool(settings) and not subject
 
 
 def merge_values(readings: Iterable[Reading], topic: Topic | None) -> tuple[Reading, ...]:

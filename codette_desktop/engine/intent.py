@@ -20,12 +20,14 @@ from codette_desktop.engine.retrieval import canonical, tokenize
 _PARAMETER_TEXT = """
     attack release ratio threshold knee hold decay predelay feedback ceiling lookahead
     highpass lowpass shelf slope q makeup gain reduction level loud loudness db hz khz ms
-    time long short fast slow frequency setting settings value amount much many far high
-    low wet dry blend mix send return order before after first last chain placement go
-    target tolerance
-    cut boost range band width pan bottom top peak peaks target tolerance limit growl
-    boxiness boxy click crack body air presence thump mud muddy boom bite sizzle fizz"""
+    time frequency setting settings value amount wet dry blend send return order chain
+    placement go target tolerance cut boost range band width pan bottom top peak peaks
+    limit growl boxiness boxy click crack body air presence thump mud muddy boom bite
+    sizzle fizz"""
 PARAMETER_TERMS = frozenset(canonical(w) for w in _PARAMETER_TEXT.split())
+# Words that grade a setting ("too fast", "a high ratio") without naming one or a subject.
+_DESCRIPTOR_TEXT = "long short fast slow much many far high low first last before after"
+DESCRIPTOR_TERMS = frozenset(canonical(w) for w in _DESCRIPTOR_TEXT.split())
 
 _FLAGS = re.IGNORECASE
 _WH = r"(?:what|which|where|how|when|why)"
@@ -47,7 +49,8 @@ _FREQUENCY = re.compile(
 _RATIO = re.compile(r"\bratios?\b|\bthresholds?\b|\bknee\b|\d\s*:\s*1\b", _FLAGS)
 _TIME = re.compile(
     r"\battack\b|\brelease\b|\bpre-?delay\b|\bdecay\b|\bhold\b|\bhow long\b|\bdelay times?\b"
-    r"|\b(?:ms|milliseconds?|seconds?)\b|\blook-?ahead\b|\breverb time\b|\btail\b|\bhow fast\b"
+    r"|\bms\b|\bmilliseconds?\b|\d\s*s(?:ec(?:ond)?s?)?\b|\bin seconds\b|\bhow many seconds\b"
+    r"|\blook-?ahead\b|\breverb time\b|\btail\b|\bhow fast\b"
     r"|\b(?:quarter|eighth|sixteenth|dotted|triplet)\b|\b1/\d+\b|\bhalf note\b|\bin ms\b"
     r"|\bhow much (?:later|earlier|longer|shorter|faster|slower)\b|\blengths?\b",
     _FLAGS,
@@ -63,7 +66,8 @@ _LEVEL = re.compile(
 )
 _DIFFERENCE = re.compile(
     r"\bdifferen(?:ce|t)\b|\bvs\.?\b|\bversus\b|\bcompared? (?:to|with)\b|\binstead of\b"
-    r"|\bwhich is better\b|\bbefore or after\b|\bafter or before\b|\bor\b[^,]{1,30}\?\s*$",
+    r"|\bwhich is better\b|\bbefore or after\b|\bafter or before\b|\bor\b[^,]{1,30}\?\s*$"
+    r"|\bjust an? [\w-]+ with\b|\bthe same (?:as|thing)\b|\bsame thing\b",
     _FLAGS,
 )
 _PLACEMENT = re.compile(
@@ -92,7 +96,7 @@ _DIAGNOSIS = re.compile(
     r"(?:muddy|thin|harsh|boomy|boxy|dull|quiet|quieter|distorted|lost|buried|small|flat|weak"
     r"|washy|hollow|nasal|sharp|piercing|muffled|honky|brittle|squashed|lifeless|narrow|phasey"
     r"|swamped|drowned|different)\b|\bproblem\b|\bdisappears?\b|\bclash\w*|\bfight\w*"
-    r"|\b(?:muddy|washy|boomy|boxy|harsh|hollow|phasey|thin|muffled|masking|distorted)\b"
+    r"|\b(?:muddy|washy|boomy|boxy|harsh|hollow|phasey|thin|thinner|muffled|masking|distorted)\b"
     r"|\bthere'?s (?:a |an |some )?[\w ]*(?:noise|hum|hiss|buzz|click|pop)",
     _FLAGS,
 )
@@ -103,11 +107,17 @@ _EXPLAIN = re.compile(
     r"|how does (?:an? |the )?[\w/-]+(?: [\w/-]+)? work\b|what(?:'s| is) the point of\b)",
     _FLAGS,
 )
+_BEGINNER = re.compile(
+    r"\b(?:basics|beginners?|newbie|for dummies|explained|in simple terms)\b", _FLAGS
+)
+_ABSOLUTE = re.compile(r"\bhow loud\b|\bloudness (?:target|level)\b|\blufs\b|\bspl\b", _FLAGS)
 _QUANTITY_KINDS = (("frequency", _FREQUENCY), ("ratio", _RATIO), ("time", _TIME), ("level", _LEVEL))
 _BETWEEN = re.compile(
     r"\bbetween (?:a |an |the )?(?P<a>.+?) and (?:a |an |the )?(?P<b>.+?)(?:\?|$|,| for | on | in )"
     r"|(?P<c>[\w/ -]+?) (?:vs\.?|versus|compared (?:to|with)|or|instead of) (?:a |an |the )?"
-    r"(?P<d>[\w/ -]+?)(?:\?|$|,| for | on | in | loudness| settings)",
+    r"(?P<d>[\w/ -]+?)(?:\?|$|,| for | on | in | loudness| settings)"
+    r"|(?P<e>[\w-]+) (?:is |are )?(?:just |really )?(?:an? |the )?same (?:as|thing as) "
+    r"(?:an? |the )?(?P<f>[\w-]+)|(?P<g>[\w-]+) (?:is |are )?just an? (?P<h>[\w-]+)",
     _FLAGS,
 )
 
@@ -127,6 +137,7 @@ class Intent:
     compared: tuple[frozenset[str], ...] = ()
     explain: bool = False
     placement: bool = False
+    absolute: bool = False  # asks how loud in absolute terms (LUFS, dB SPL), not a dB change
 
 
 # Question phrases that ask for a quantity: "how loud" asks for a level, it is not about
@@ -147,11 +158,13 @@ def detect_intent(text: str) -> Intent:
     aspects = frozenset(t for t in terms if t in PARAMETER_TERMS)
     placement = bool(_PLACEMENT.search(text))
     explain = bool(_EXPLAIN.search(text)) and not _ASKS_NUMBERS.search(text)
+    explain = explain or bool(_BEGINNER.search(text))
     compared = _compared(text) if _DIFFERENCE.search(text) else ()
     kind = _kind(text, compared, placement)
     if placement:
         aspects |= {"before", "after", "order"}
-    return Intent(kind, aspects, compared, explain, placement)
+    absolute = bool(_ABSOLUTE.search(text))
+    return Intent(kind, aspects, compared, explain, placement, absolute)
 
 
 _ASKS_NUMBERS = re.compile(
@@ -188,8 +201,8 @@ def _compared(text: str) -> tuple[frozenset[str], ...]:
     match = _BETWEEN.search(text)
     if match is None:
         return ()
-    first = match.group("a") or match.group("c") or ""
-    second = match.group("b") or match.group("d") or ""
+    first = match.group("a") or match.group("c") or match.group("e") or match.group("g") or ""
+    second = match.group("b") or match.group("d") or match.group("f") or match.group("h") or ""
     groups = tuple(frozenset(tokenize(part)) for part in (first, second))
     return groups if all(groups) else ()
 

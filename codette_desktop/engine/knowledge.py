@@ -179,6 +179,7 @@ class KnowledgeBase:
         self._focus_terms = {e.id: _focus_terms(e) for e in self._entries}
         self._categories = [frozenset(tokenize(e.category)) for e in self._entries]
         self._title_terms = [frozenset(tokenize(e.title)) for e in self._entries]
+        self._positions = {e.id: i for i, e in enumerate(self._entries)}
         # Title and keywords only: what an entry is named for, without its category.
         self._named_terms = [
             frozenset(tokenize(" ".join((e.title, *e.keywords)))) for e in self._entries
@@ -335,6 +336,15 @@ class KnowledgeBase:
             return 0.0
         about = self._focus_terms.get(entry.id) or _focus_terms(entry)
         return sum(1 for t in unique if t in about) / len(unique)
+
+    def title_focus(self, entry: KnowledgeEntry, terms: Iterable[str]) -> float:
+        """Share of ``terms`` (canonical) in the entry's title: what it is named for."""
+        unique = tuple(dict.fromkeys(terms))
+        if not unique:
+            return 0.0
+        index = self._positions.get(entry.id)
+        title = self._title_terms[index] if index is not None else frozenset(tokenize(entry.title))
+        return sum(1 for t in unique if t in title) / len(unique)
 
     def is_domain_term(self, term: str) -> bool:
         """True when ``term`` (canonical) belongs to mixing and production."""

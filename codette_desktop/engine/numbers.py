@@ -190,7 +190,9 @@ def readings(text: str) -> tuple[Reading, ...]:
             name = unit
             if unit == "khz":
                 name, value = "hz", value * 1000.0
-            label = _label_after(lowered, span[1]) or _label_before(lowered, span[0])
+            label = None
+            if name != "bpm":  # a tempo belongs to the song, not to one parameter
+                label = _label_after(lowered, span[1]) or _label_before(lowered, span[0])
             taken.append(span)
             found.append((span[0], Reading(name, value, label)))
     if not any(r.unit == "bpm" for _, r in found):

@@ -85,6 +85,7 @@ deess: deess deesser deessing
 sibilance: sibilance sibilant sibilants esses ess
 mud: mud muddy muddiness murky
 boxy: boxy boxiness boxier cardboard
+thin: thin thinner thinnest thinned
 body: body fat fatter fatness fattest
 harsh: harsh harshness piercing shrill brittle
 clarity: clarity clear clearer intelligibility intelligible definition

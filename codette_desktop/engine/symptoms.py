@@ -40,7 +40,7 @@ _RULES: tuple[tuple[str, str, str], ...] = (
         "masking clarity presence",
     ),
     (
-        rf"\b(?:thin|hollow|phasey|phasy|weak|comb\w*|cancel\w*|nasal|swirly)\b{_A}\b{_MIC}"
+        rf"\b(?:thin\w*|hollow|phasey|phasy|weak\w*|comb\w*|cancel\w*|nasal|swirly)\b{_A}\b{_MIC}"
         rf"|\b(?:two|2|both|multiple|second|bottom|top|close|room) {_MIC}{_A}"
         rf"\b(?:thin|hollow|phasey|phasy|weak|cancel\w*|worse)\b"
         rf"|\b(?:blend\w*|combin\w*|add\w*)\b{_A}\b(?:thin|hollow|phasey|phasy|weaker)\b",
