@@ -52,6 +52,9 @@ _ASKS_START = re.compile(
 )
 _STARTING_LINE = re.compile(r"\b(?:start|starting|typical|typically|usually|most)\b", re.IGNORECASE)
 _ABSOLUTE_LEVEL = re.compile(r"\d\s*(?:lufs|lkfs|db spl|dbfs)\b", re.IGNORECASE)
+_SETTING = tokenize("setting")[0]
+# Asks for "settings" or an "amount" name no particular setting: they cannot be missing.
+_VAGUE_ASPECTS = frozenset(tokenize("setting settings value amount"))
 # Settings given in percent: only these make "30%" a level worth asking for.
 _PERCENT_TERMS = frozenset(tokenize("feedback wet dry blend mix percent width pan"))
 # Words of advice with a condition: what a yes/no question ("is it ok to ...?") needs.
@@ -130,7 +133,10 @@ def pick_facts(
             score += 0.5
         if intent.absolute and _ABSOLUTE_LEVEL.search(line):
             score += 1.0  # "how loud?" is answered in LUFS or dB SPL, not by a dB change
-        if "setting" in intent.aspects or intent.kind in ("general", "steps"):
+        if _SETTING in intent.aspects:
+            # "... settings?" asks for the line that sets the most parameters.
+            score += 0.25 * min(6, len(_NUMBER.findall(line)))
+        elif intent.kind in ("general", "steps"):
             # "How do I compress vocals?" wants the starting setting, the line with numbers.
             score += 0.15 * min(6, len(_NUMBER.findall(line)))
         score += 0.6 * (count - index) / count  # the entry's own order: its lead line first
@@ -162,7 +168,7 @@ def pick_facts(
     value_found = intent.kind not in VALUE_INTENTS or any(value_lines[i] for i in key)
     # How much of what is asked the key carries, judged the same way for every entry: the
     # setting words (not the topic words, which retrieval already weighed) and the value.
-    asked = aspects & wanted
+    asked = (aspects & wanted) - _VAGUE_ASPECTS
     # The entry can speak to it: some line holds it, or the entry is about it (keywords).
     held = frozenset().union(*line_terms, _topic_terms(" ".join((entry.title, *entry.keywords))))
     if intent.placement and any(_PLACEMENT_LINE.search(line) for line in lines):

@@ -162,7 +162,7 @@ ratio: verhaltnis relacion rapport rapporto razao
 threshold: schwelle schwellwert umbral seuil soglia limiar
 attack: anstiegszeit ansprechzeit ataque attaque attacco
 release: rucklaufzeit liberacion relachement rilascio liberacao
-cut: absenken absenkung schneiden cortar couper tagliare cortar
+cut: absenken absenkung schneiden cortar corto couper tagliare taglio cortar corte
 boost: anheben anhebung realzar realce booster accentuare
 set: setze setzen stelle stellen einstellen poner pongo coloco mettre regler impostare
     metto colocar ajustar
@@ -170,6 +170,7 @@ use: benutze benutzen verwende verwenden nutze usar uso utiliser utilise usare
 remove: entfernen loswerden quitar quito eliminar enlever supprimer rimuovere togliere
     tirar remover
 reduce: reduzieren verringern reducir reduire ridurre reduzir
+boxy: acartonado acartonada pappig kartonig cartonneux inscatolato
 muddy: matschig matschige matsch mulmig dumpf embarrada embarrado fangeux boueux fangoso
     fangosa embolada embolado confuso
 harsh: scharf schrill harsch aspero agressif aspro estridente
