@@ -159,7 +159,7 @@ async def phase_websocket(seconds: float, device: str, rate: int, channels: int
 
     from codette_desktop.config import Settings, resources_dir
     from codette_desktop.engine import CodetteEngine, KnowledgeBase, MemoryStore
-    from codette_desktop.server.ws_server import CodetteServer
+    from codette_desktop.server.server import CodetteServer
     from codette_desktop.services.analysis_pool import AnalysisPool
     from codette_desktop.services.codette_service import CodetteService
 
@@ -178,17 +178,17 @@ async def phase_websocket(seconds: float, device: str, rate: int, channels: int
         memory = MemoryStore(settings.memory_path)
         server = CodetteServer(settings, observer=lambda _e: None, resources=resources_dir())
         capture = _TimedCaptureService(observer=on_capture)
+        knowledge = KnowledgeBase.load(resources_dir() / "knowledge")
         service = CodetteService(
-            settings, server=server,
-            engine=CodetteEngine(KnowledgeBase.load(resources_dir() / "knowledge"), memory),
+            settings, server=server, engine=CodetteEngine(knowledge, memory), knowledge=knowledge,
             memory=memory, analysis=AnalysisPool(cache_dir=Path(data), observer=lambda _e: None),
-            capture=capture, observer=lambda _e: None)
+            capture=capture, observer=lambda _e: None, capture_token="bench-token")
         await server.start(service)
         latencies: list[float] = []
         async with connect(server.url, max_size=None) as ws:
             await ws.recv()
             await ws.send(json.dumps({"type": "subscribe", "events": ["audio_levels"],
-                                      "rate_hz": 30}))
+                                      "rate_hz": 30, "capture_token": "bench-token"}))
             await capture.start(device=device, sample_rate=rate, channels=channels)
             end = time.monotonic() + seconds
             while time.monotonic() < end:

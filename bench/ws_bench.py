@@ -1,13 +1,15 @@
-"""WebSocket benchmark: the app's headless server against a plain-asyncio baseline.
+"""Server benchmark: the app's headless server against two baselines, in one run.
 
     .venv/bin/python bench/ws_bench.py [--pings 2000] [--clients 50] [--per-client 200]
 
-Both servers run as separate processes on this machine in the same run:
-  * ``app``      — ``main.py --headless`` (qasync loop, validation, logging, observers)
-  * ``baseline`` — bench/plain_echo_server.py (plain asyncio websockets, ping → pong only)
-Prints ping round-trip p50/p99 with one client, throughput with N concurrent clients, and
-the app's chat answer time p50/p99, with ratios app/baseline (machines are noisy: only
-the ratios measured in one run are comparable).
+Every server runs as a separate process on this machine in the same run:
+  * ``plain`` — plain asyncio + websockets (ping → pong only): bench/baseline_servers.py
+  * ``stack`` — the app's stack with nothing on it: uvicorn (httptools, websockets
+    sans-I/O) on a qasync loop answering ping, /health and a fixed /codette/chat
+  * ``app``   — ``main.py --headless`` (validation, policy, logging, observers, the engine)
+WebSocket: ping round trip p50/p99 with one client, throughput with N clients, the app's
+chat answer time. HTTP: /health and /codette/chat requests per second over keep-alive
+connections, app vs stack. Ratios are what to compare: the machines are noisy.
 """
 
 from __future__ import annotations
@@ -86,13 +88,38 @@ async def chat_times(url: str, count: int) -> list[float]:
         return times
 
 
-def start_baseline() -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, str(REPO / "bench" / "plain_echo_server.py")],
+async def http_rate(port: int, method: str, path: str, body: bytes, connections: int,
+                    per_connection: int) -> float:
+    """Requests per second over ``connections`` keep-alive connections (sequential each)."""
+    head = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Origin: http://localhost:5173\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+    async def one() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for _ in range(per_connection):
+            writer.write(head)
+            length = 0
+            status = await reader.readline()
+            assert b" 200 " in status, status
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            await reader.readexactly(length)
+        writer.close()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(connections)))
+    return connections * per_connection / (time.perf_counter() - start)
+
+
+def start_baseline(kind: str) -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen([sys.executable, str(REPO / "bench" / "baseline_servers.py"), kind],
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
     assert line.startswith("READY"), line
-    return proc, f"ws://127.0.0.1:{int(line.split()[1])}/ws"
+    return proc, int(line.split()[1])
 
 
 def main() -> None:
@@ -101,39 +128,61 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--per-client", type=int, default=200)
     parser.add_argument("--chats", type=int, default=300)
+    parser.add_argument("--http-connections", type=int, default=20)
+    parser.add_argument("--http-requests", type=int, default=100, help="per connection")
     args = parser.parse_args()
 
+    chat_body = json.dumps({"message": QUESTIONS[0], "perspective": "mix_engineering"}).encode()
     with tempfile.TemporaryDirectory() as data:
         app = start_app(Path(data), ("--headless", "--port", "0", "--log-level", "WARNING"))
-        baseline, baseline_url = start_baseline()
+        plain, plain_port = start_baseline("plain")
+        stack, stack_port = start_baseline("stack")
         try:
             results: dict[str, dict[str, float]] = {}
-            for name, url in (("baseline", baseline_url), ("app", app.ws_url)):
+            for name, port in (("plain", plain_port), ("stack", stack_port), ("app", app.port)):
+                url = f"ws://127.0.0.1:{port}/ws"
                 asyncio.run(ping_rtts(url, 200))  # warm up
                 rtts = asyncio.run(ping_rtts(url, args.pings))
                 rate = asyncio.run(throughput(url, args.clients, args.per_client))
                 results[name] = {"p50": percentile(rtts, 50), "p99": percentile(rtts, 99),
                                  "mean": statistics.fmean(rtts), "throughput": rate}
+                if name != "plain":
+                    for route, method, path, body in (("health", "GET", "/health", b""),
+                                                      ("chat", "POST", "/codette/chat",
+                                                       chat_body)):
+                        asyncio.run(http_rate(port, method, path, body, 2, 20))  # warm up
+                        results[name][route] = asyncio.run(http_rate(
+                            port, method, path, body, args.http_connections,
+                            args.http_requests))
             chats = asyncio.run(chat_times(app.ws_url, args.chats))
         finally:
             app.terminate()
-            baseline.terminate()
-            baseline.wait()
+            for proc in (plain, stack):
+                proc.terminate()
+                proc.wait()
 
-    b, a = results["baseline"], results["app"]
-    print(f"ping round trip, 1 client, {args.pings} pings (ms)")
+    p, k, a = results["plain"], results["stack"], results["app"]
+    print(f"WebSocket ping round trip, 1 client, {args.pings} pings (ms)")
     print(f"{'':10}{'p50':>9}{'p99':>9}{'mean':>9}")
     for name, r in results.items():
         print(f"{name:10}{r['p50']:9.3f}{r['p99']:9.3f}{r['mean']:9.3f}")
-    print(f"{'ratio':10}{a['p50'] / b['p50']:9.2f}{a['p99'] / b['p99']:9.2f}"
-          f"{a['mean'] / b['mean']:9.2f}   (app / baseline)")
-    print(f"\nthroughput, {args.clients} clients x {args.per_client} pings (messages/s)")
+    for label, base in (("app/plain", p), ("app/stack", k)):
+        print(f"{label:10}{a['p50'] / base['p50']:9.2f}{a['p99'] / base['p99']:9.2f}"
+              f"{a['mean'] / base['mean']:9.2f}")
+    print(f"\nWebSocket throughput, {args.clients} clients x {args.per_client} pings "
+          "(messages/s)")
     for name, r in results.items():
         print(f"{name:10}{r['throughput']:12.0f}")
-    print(f"{'ratio':10}{a['throughput'] / b['throughput']:12.2f}   (app / baseline)")
-    print(f"\nchat answer time, {args.chats} questions (ms): "
-          f"p50 {percentile(chats, 50):.2f}  p99 {percentile(chats, 99):.2f}  "
-          f"ratio p50 chat / p50 ping baseline {percentile(chats, 50) / b['p50']:.1f}")
+    print(f"{'app/plain':10}{a['throughput'] / p['throughput']:12.2f}")
+    print(f"{'app/stack':10}{a['throughput'] / k['throughput']:12.2f}")
+    print(f"\nWebSocket chat answer time, {args.chats} questions (ms): "
+          f"p50 {percentile(chats, 50):.2f}  p99 {percentile(chats, 99):.2f}")
+    print(f"\nHTTP requests/s, {args.http_connections} keep-alive connections x "
+          f"{args.http_requests} requests (the stack's chat is a fixed reply)")
+    print(f"{'':10}{'health':>10}{'chat':>10}")
+    for name in ("stack", "app"):
+        print(f"{name:10}{results[name]['health']:10.0f}{results[name]['chat']:10.0f}")
+    print(f"{'app/stack':10}{a['health'] / k['health']:10.2f}{a['chat'] / k['chat']:10.2f}")
 
 
 if __name__ == "__main__":

@@ -7,23 +7,34 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import logging.handlers
 import multiprocessing
 import os
+import re
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from codette_desktop import __version__
-from codette_desktop.config import Settings, load_settings, resources_dir
+from codette_desktop.config import (
+    Settings,
+    load_settings,
+    private_dir,
+    private_file,
+    private_secret,
+    resources_dir,
+)
 from codette_desktop.errors import AddressInUseError, CodetteError, ConfigError
 
 log = logging.getLogger("codette")
 
 EXIT_OK = 0
 EXIT_USAGE = 2
+FD_RESERVE = 256
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -42,14 +53,60 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+class SafeFormatter(logging.Formatter):
+    """Escapes control characters in every message, so no value a client sent (a message
+    type, an origin) can write terminal codes or fake lines into the log. Tracebacks,
+    added after the message, keep their line breaks."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", record.message)
+        return super().formatMessage(record)
+
+
+class RepeatFilter(logging.Filter):
+    """Rate-limits identical warnings and errors: the first few of a kind in a window pass,
+    the rest are counted and summed up when the next one passes. A client that provokes
+    the same error in a loop cannot rotate every earlier log away."""
+
+    def __init__(self, *, window_s: float = 60.0, burst: int = 3, max_keys: int = 512) -> None:
+        super().__init__()
+        self.window_s, self.burst, self.max_keys = window_s, burst, max_keys
+        self._seen: dict[tuple[object, ...], list[float]] = {}  # key -> [since, count, dropped]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        exc_type = record.exc_info[0] if record.exc_info else None
+        key = (record.name, record.levelno, record.getMessage()[:300], exc_type)
+        now = time.monotonic()
+        entry = self._seen.get(key)
+        if entry is None or now - entry[0] > self.window_s:
+            dropped = int(entry[2]) if entry is not None else 0
+            self._seen.pop(key, None)
+            self._seen[key] = [now, 1, 0]
+            while len(self._seen) > self.max_keys:
+                del self._seen[next(iter(self._seen))]
+            if dropped:
+                record.msg = f"{record.msg} [{dropped} more like this were not logged]"
+            return True
+        entry[1] += 1
+        if entry[1] <= self.burst:
+            return True
+        entry[2] += 1
+        return False
+
+
 def setup_logging(settings: Settings) -> Path:
-    settings.log_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.log_dir)
     log_file = settings.log_dir / "server.log"
     root = logging.getLogger()
     root.setLevel(settings.log_level)
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    fmt = SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     console = logging.StreamHandler(sys.stderr)
     console.setFormatter(fmt)
     root.addHandler(console)
@@ -57,11 +114,77 @@ def setup_logging(settings: Settings) -> Path:
         log_file, maxBytes=2 * 1024 * 1024, backupCount=5, encoding="utf-8")
     rotating.setFormatter(fmt)
     root.addHandler(rotating)
+    for handler in root.handlers:
+        handler.addFilter(RepeatFilter())
     logging.getLogger("codette.server.ready").setLevel(logging.INFO)
-    # websockets logs every rejected handshake at INFO; keep those for DEBUG runs.
-    logging.getLogger("codette.websockets").setLevel(
+    # uvicorn logs every handshake and connection at INFO; the server logs what matters.
+    logging.getLogger("uvicorn").setLevel(
         logging.DEBUG if settings.log_level == "DEBUG" else logging.WARNING)
     return log_file
+
+
+def secure_storage(settings: Settings) -> None:
+    """Everything the app writes is this OS user's alone: folders 0700, files 0600.
+
+    The umask covers what SQLite, the logs and the workers create from now on; existing
+    files from older versions are tightened once here.
+    """
+    if os.name != "posix":
+        return
+    os.umask(0o077)
+    for folder in (settings.data_dir, settings.log_dir, settings.cache_dir):
+        private_dir(folder)
+    for pattern in ("memory.sqlite3*", "settings.json", "capture-token", "logs/*"):
+        for path in settings.data_dir.glob(pattern):
+            private_file(path)
+
+
+def return_freed_memory() -> None:
+    """Make glibc give large freed blocks back to the system at once.
+
+    glibc raises its mmap threshold each time a large block is freed, after which big
+    replies (a history page, an upload chunk) come from the heap and stay with the process
+    when freed. A fixed threshold keeps every block over 128 KiB in its own mapping, so
+    memory returns to the baseline after a burst of clients has gone.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (musl): nothing to tune
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3  # malloc.h
+    mallopt(m_mmap_threshold, 128 * 1024)
+    mallopt(m_trim_threshold, 1024 * 1024)
+
+
+def raise_open_file_limit(wanted: int) -> int:
+    """Raise the soft NOFILE limit toward the hard one; returns the limit in force.
+
+    Each connection is a file descriptor: at the common default of 1024 a thousand clients
+    would exhaust it and every accept() would fail with EMFILE.
+    """
+    try:
+        import resource
+    except ImportError:  # Windows: no such limit for sockets
+        return wanted
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            log.info("open-file limit raised from %d to %d", soft, target)
+            soft = target
+        except (ValueError, OSError) as exc:
+            log.warning("cannot raise the open-file limit from %d to %d (%s)", soft, target, exc)
+    else:
+        log.info("open-file limit: %s", "unlimited" if soft == resource.RLIM_INFINITY else soft)
+    return wanted if soft == resource.RLIM_INFINITY else soft
 
 
 def display_available() -> bool:
@@ -89,7 +212,7 @@ class Application:
     def __init__(self, settings: Settings, *, headless: bool) -> None:
         from codette_desktop.capture import CaptureService
         from codette_desktop.engine import CodetteEngine, KnowledgeBase, MemoryStore
-        from codette_desktop.server.ws_server import CodetteServer
+        from codette_desktop.server.server import CodetteServer
         from codette_desktop.services.analysis_pool import AnalysisPool
         from codette_desktop.services.codette_service import CodetteService
         from codette_desktop.services.observers import ObserverHub
@@ -99,7 +222,7 @@ class Application:
         self.stopped = asyncio.Event()
         self.hub = ObserverHub()
         resources = resources_dir()
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
         knowledge = KnowledgeBase.load(resources / "knowledge")
         self.memory = MemoryStore(settings.memory_path)
         engine = CodetteEngine(knowledge, self.memory)
@@ -109,8 +232,10 @@ class Application:
         self.service: CodetteService
         capture = CaptureService(observer=lambda event: self.service.on_capture_event(event))
         self.service = CodetteService(
-            settings, server=server, engine=engine, memory=self.memory, analysis=analysis,
+            settings, server=server, engine=engine, knowledge=knowledge, memory=self.memory,
+            analysis=analysis,
             capture=capture, observer=self.hub,
+            capture_token=private_secret(settings.capture_token_path),
         )
         self.ui: Any = None
 
@@ -157,7 +282,17 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"codette-desktop: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    secure_storage(settings)
+    return_freed_memory()
     log_file = setup_logging(settings)
+    # Descriptors for every connection allowed, plus room for files, workers and Qt.
+    limit = raise_open_file_limit(settings.max_connections + FD_RESERVE)
+    if limit - FD_RESERVE < settings.max_connections:
+        log.warning("max_connections %d exceeds what the open-file limit %d allows; using %d",
+                    settings.max_connections, limit, max(1, limit - FD_RESERVE))
+        # Marked overridden: a settings save keeps the user's own value in the file.
+        settings = dataclasses.replace(settings, max_connections=max(1, limit - FD_RESERVE),
+                                       overridden=settings.overridden | {"max_connections"})
     headless = args.headless or not display_available()
     if headless and not args.headless:
         log.warning("no display found (DISPLAY/WAYLAND_DISPLAY unset or not reachable): "

@@ -28,7 +28,8 @@ MIB = 1024 * 1024
 
 DEFAULT_ALLOWED_ORIGINS: tuple[str, ...] = tuple(
     f"http://{host}:{port}"
-    for port in (5173, 5174, 5175, 3000)
+    # Vite dev (5173, moving up when busy), vite preview (4173), CRA/Next (3000).
+    for port in (5173, 5174, 5175, 4173, 3000)
     for host in ("localhost", "127.0.0.1")
 )
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
@@ -83,15 +84,26 @@ class Settings:
     # Binding to anything but loopback exposes the server to the network: explicit opt-in.
     allow_non_loopback: bool = False
     allowed_origins: tuple[str, ...] = DEFAULT_ALLOWED_ORIGINS
+    # "Origin: null" is sent by file:// pages (an Electron build) but also by sandboxed
+    # iframes of any site: only when the user says so.
+    allow_null_origin: bool = False
     # Extra names accepted in the Host header besides loopback (DNS-rebinding defence).
     allowed_hosts: tuple[str, ...] = ()
     auth_token: str | None = None
     status_interval_s: float = 2.0
     max_message_bytes: int = 1 * MIB
     max_audio_message_bytes: int = 128 * MIB
+    # Audio files sent as themselves (binary frames, or an HTTP body): no base64, no JSON.
+    max_upload_bytes: int = 512 * MIB
     rate_limit_per_s: float = 1000.0
     max_concurrent_analyses: int = 2
+    # Connections at once (WebSocket and HTTP); kept below the open-file limit.
+    max_connections: int = 4096
+    # Master switch for clients; pages also need the user's consent per origin, native
+    # clients the capture token (protocol/consent.py).
     allow_client_capture: bool = True
+    capture_allowed_origins: tuple[str, ...] = ()  # "Always" answers
+    capture_denied_origins: tuple[str, ...] = ()  # "Deny" answers
     start_at_login: bool = False
     start_minimised: bool = False
     log_level: str = "INFO"
@@ -120,6 +132,10 @@ class Settings:
     @property
     def log_dir(self) -> Path:
         return self.data_dir / "logs"
+
+    @property
+    def capture_token_path(self) -> Path:
+        return self.data_dir / "capture-token"
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes``; a setting given a new value is no longer overridden."""
@@ -152,14 +168,21 @@ def validate(s: Settings) -> None:
             raise ConfigError(f"allowed origin {origin!r} must start with http:// or https://")
         if origin.endswith("/"):
             raise ConfigError(f"allowed origin {origin!r} must not end with '/'")
+    for origin in (*s.capture_allowed_origins, *s.capture_denied_origins):
+        if not isinstance(origin, str) or not origin.startswith(("http://", "https://")):
+            raise ConfigError(f"capture origin {origin!r} must start with http:// or https://")
     if not 0.1 <= s.status_interval_s <= 3600:
         raise ConfigError(f"status_interval_s must be 0.1 to 3600, not {s.status_interval_s!r}")
     if s.max_message_bytes < 1024:
         raise ConfigError("max_message_bytes must be at least 1024")
     if s.max_audio_message_bytes < 64 * MIB:
         raise ConfigError("max_audio_message_bytes must be at least 64 MiB (the contract)")
+    if s.max_upload_bytes < 1 * MIB:
+        raise ConfigError("max_upload_bytes must be at least 1 MiB")
     if s.rate_limit_per_s <= 0:
         raise ConfigError("rate_limit_per_s must be positive")
+    if not 1 <= s.max_connections <= 1_000_000:
+        raise ConfigError("max_connections must be 1 to 1000000")
     if s.max_concurrent_analyses < 1:
         raise ConfigError("max_concurrent_analyses must be at least 1")
     if s.log_level not in LOG_LEVELS:
@@ -207,9 +230,12 @@ def _coerce(name: str, raw: Any, target: Any) -> Any:
 
 _FIELD_KINDS: dict[str, Any] = {
     "host": str, "port": int, "allow_non_loopback": bool, "allowed_origins": "tuple",
+    "allow_null_origin": bool, "max_connections": int,
     "allowed_hosts": "tuple", "auth_token": "str | None", "status_interval_s": float,
-    "max_message_bytes": int, "max_audio_message_bytes": int, "rate_limit_per_s": float,
+    "max_message_bytes": int, "max_audio_message_bytes": int, "max_upload_bytes": int,
+    "rate_limit_per_s": float,
     "max_concurrent_analyses": int, "allow_client_capture": bool, "start_at_login": bool,
+    "capture_allowed_origins": "tuple", "capture_denied_origins": "tuple",
     "start_minimised": bool, "log_level": str, "data_dir": Path, "cache_dir": Path,
 }
 
@@ -265,10 +291,48 @@ def load_settings(
         settings, overridden=frozenset(env_values) | frozenset(overrides or {}))
 
 
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) readable by this OS user only (0700), or tighten it.
+
+    Chat memory and the capture token live here: another local user must not read them.
+    """
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if os.name == "posix" and path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+    return path
+
+
+def private_file(path: Path) -> None:
+    """Make an existing file readable and writable by this OS user only (0600)."""
+    if os.name == "posix" and path.exists() and path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+
+
+def private_secret(path: Path) -> str:
+    """A random secret kept in ``path`` (0600), created on first use."""
+    private_dir(path.parent)
+    try:
+        secret = path.read_text(encoding="ascii").strip()
+        if len(secret) >= 32:
+            private_file(path)
+            return secret
+    except (OSError, UnicodeDecodeError):
+        pass
+    import secrets
+
+    secret = secrets.token_urlsafe(32)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(secret + "\n")
+    os.replace(tmp, path)
+    return secret
+
+
 def save_settings(settings: Settings, path: Path | None = None) -> Path:
     """Write atomically (temp file + rename) so a crash never leaves a half-written file."""
     target = path or settings.settings_path
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent)
     values = settings.to_json()
     if settings.overridden:
         try:
@@ -281,6 +345,8 @@ def save_settings(settings: Settings, path: Path | None = None) -> Path:
             else:
                 del values[key]
     tmp = target.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(values, indent=2) + "\n", encoding="utf-8")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(json.dumps(values, indent=2) + "\n")
     os.replace(tmp, target)
     return target

@@ -42,6 +42,11 @@ class AppProcess:
     def http_base(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def capture_token(self) -> str:
+        """The per-install token native clients send to use the microphone."""
+        return (self.data_dir / "capture-token").read_text().strip()
+
     def wait_for_line(self, pattern: str, timeout: float = 10.0) -> re.Match[str]:
         """Wait until the app's stderr has a line matching ``pattern``."""
         regex = re.compile(pattern)

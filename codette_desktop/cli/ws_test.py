@@ -5,6 +5,10 @@ Runs the design note's flow against a running server — connect, expect the
 ``chat`` → ``chat_response`` — printing one line per step, and exits non-zero on the
 first failure (connection refused, handshake rejected, wrong reply, error reply, timeout).
 
+``--http`` checks the REST routes instead, as the DAW frontend calls them
+(FRONTEND_CONTRACT.md): each reply must be 2xx JSON, carry the CORS header for the page's
+origin, and hold the fields the frontend reads.
+
 Only the standard library and ``websockets`` are used, so it runs wherever the app does.
 """
 
@@ -227,6 +231,176 @@ def run_checks(
     return passed
 
 
+# -- --http: the REST routes the frontend calls --------------------------------------------
+
+FRONTEND_ORIGIN = "http://localhost:5173"
+
+
+def _fields(body: Any, *names: str) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise CheckFailed(f"expected a JSON object, got {type(body).__name__}")
+    missing = [name for name in names if name not in body]
+    if missing:
+        raise CheckFailed(f"missing field(s) the frontend reads: {', '.join(missing)}")
+    return body
+
+
+def _fraction(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise CheckFailed(f"{name} {value!r} is not a number in 0..1")
+    return float(value)
+
+
+def _http_health(body: Any) -> str:
+    return f"{_fields(body, 'status')['status']}, version {body.get('version')}"
+
+
+def _http_chat(body: Any) -> str:
+    _fields(body, "response", "confidence")
+    if not isinstance(body["response"], str) or not body["response"].strip():
+        raise CheckFailed("empty 'response'")
+    return (f"confidence {_fraction(body['confidence'], 'confidence'):.2f}: "
+            f"\"{_shorten(body['response'], 40)}\"")
+
+
+def _http_suggest(body: Any) -> str:
+    items = _fields(body, "suggestions")["suggestions"]
+    if not isinstance(items, list) or not items:
+        raise CheckFailed("no suggestions")
+    for item in items:
+        _fields(item, "title", "description", "confidence")
+        _fraction(item["confidence"], "suggestion confidence")
+    titles = [item["title"] for item in items]
+    if len(set(titles)) != len(titles):
+        raise CheckFailed(f"repeated titles: {titles}")
+    return f"{len(items)}: {_shorten(', '.join(titles), 50)}"
+
+
+def _http_status(body: Any) -> str:
+    quantum = _fields(body, "status", "quantum_state")["quantum_state"]
+    if not isinstance(quantum, dict) or not quantum:
+        raise CheckFailed("quantum_state is not an object of numbers")
+    for key, value in quantum.items():
+        _fraction(value, f"quantum_state.{key}")
+    return f"{body['status']}, {len(quantum)} quantum_state values in 0..1"
+
+
+def _http_history(body: Any) -> str:
+    items = _fields(body, "interactions")["interactions"]
+    for item in items:
+        _fields(item, "id", "timestamp", "content")
+        if not isinstance(item["id"], str):
+            raise CheckFailed(f"interaction id {item['id']!r} is not a string")
+    return f"{len(items)} interaction(s)"
+
+
+def _http_delay_sync(body: Any) -> str:
+    divisions = _fields(body, "divisions")["divisions"]
+    if not isinstance(divisions, dict) or not divisions or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in divisions.values()):
+        raise CheckFailed("divisions must map names to numbers of milliseconds")
+    return f"{len(divisions)} divisions at 120 BPM"
+
+
+def _http_genre(body: Any) -> str:
+    _fields(body, "detected_genre", "confidence", "candidates")
+    if not all(isinstance(c, str) for c in body["candidates"]):
+        raise CheckFailed("candidates must be strings")
+    return f"{body['detected_genre']} ({_fraction(body['confidence'], 'confidence'):.2f})"
+
+
+def _http_list(key: str) -> Callable[[Any], str]:
+    def check(body: Any) -> str:
+        value = _fields(body, key)[key]
+        if not value:
+            raise CheckFailed(f"'{key}' is empty")
+        return f"{len(value)} {key}"
+
+    return check
+
+
+def _http_analyze(body: Any) -> str:
+    _fields(body, "prediction", "confidence", "recommendations", "findings", "quality_score")
+    return f"confidence {_fraction(body['confidence'], 'confidence'):.2f}, " \
+           f"{len(body['recommendations'])} recommendation(s)"
+
+
+HTTP_STEPS: list[tuple[str, str, str, Any, Callable[[Any], str]]] = [
+    ("GET /health", "GET", "/health", None, _http_health),
+    ("POST chat", "POST", "/codette/chat",
+     {"message": DEFAULT_MESSAGE, "perspective": "mix_engineering"}, _http_chat),
+    ("POST suggest", "POST", "/codette/suggest", {"context": {"type": "mixing"}, "limit": 5},
+     _http_suggest),
+    ("GET status", "GET", "/codette/status", None, _http_status),
+    ("GET history", "GET", "/api/codette/history?limit=20", None, _http_history),
+    ("GET delay-sync", "GET", "/api/analysis/delay-sync?bpm=120", None, _http_delay_sync),
+    ("POST genre", "POST", "/api/analysis/detect-genre",
+     {"tracks": [{"id": "1", "name": "808", "type": "instrument"},
+                 {"id": "2", "name": "Trap Hats", "type": "audio"}]}, _http_genre),
+    ("GET ear-training", "GET", "/api/analysis/ear-training?exercise_type=interval"
+     "&difficulty=beginner", None, _http_list("exercises")),
+    ("GET checklist", "GET", "/api/analysis/production-checklist?stage=mixing", None,
+     _http_list("sections")),
+    ("GET instrument", "GET", "/api/analysis/instrument-info?category=vocals&instrument=lead",
+     None, _http_list("data")),
+    ("POST analyze", "POST", "/codette/analyze",
+     {"trackCount": 2, "trackTypes": ["audio", "instrument"], "hasAux": False}, _http_analyze),
+]
+
+
+def run_http_checks(
+    base: str, *, timeout: float, origin: str | None, token: str | None, report: Reporter,
+) -> bool:
+    """Call each route like the frontend's fetch; check status, CORS and fields."""
+    import urllib.error
+    import urllib.request
+
+    started = time.perf_counter()
+    for name, method, path, body, check in HTTP_STEPS:
+        step_start = time.perf_counter()
+        headers = {"Accept": "application/json", "Content-Type": "application/json"}
+        if origin:
+            headers["Origin"] = origin
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(base + path, data=data, method=method, headers=headers)
+        try:
+            try:
+                with urllib.request.urlopen(request, timeout=timeout) as response:
+                    status, got, raw = response.status, response.headers, response.read()
+            except urllib.error.HTTPError as exc:
+                status, got, raw = exc.code, exc.headers, exc.read()
+            if not 200 <= status < 300:
+                raise CheckFailed(f"HTTP {status}: {_shorten(raw.decode('utf-8', 'replace'))}")
+            if origin and got.get("Access-Control-Allow-Origin") != origin:
+                raise CheckFailed(f"no Access-Control-Allow-Origin: {origin} (a browser page "
+                                  "could not read this reply)")
+            try:
+                parsed = json.loads(raw)
+            except ValueError:
+                raise CheckFailed("the reply is not JSON") from None
+            report.raw(parsed if isinstance(parsed, dict) else {"reply": parsed})
+            summary = check(parsed)
+        except CheckFailed as exc:
+            report.step(False, name, _ms(step_start), str(exc))
+            return False
+        except OSError as exc:
+            reason = getattr(exc, "reason", exc)
+            report.step(False, name, _ms(step_start), f"cannot connect: {reason}")
+            return False
+        report.step(True, name, _ms(step_start), summary)
+    report.line(f"All {len(HTTP_STEPS)} HTTP checks passed in {_ms(started):.0f} ms.")
+    return True
+
+
+def http_base(url: str) -> str:
+    """``ws://host:port/ws`` → ``http://host:port``."""
+    parts = urlsplit(url)
+    scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
+    return f"{scheme}://{parts.netloc}"
+
+
 def _connect_error(exc: Exception, url: str, timeout: float) -> str:
     if isinstance(exc, InvalidURI):
         return f"invalid URL {url!r}: use ws://HOST:PORT/ws"
@@ -258,7 +432,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--url", default=DEFAULT_URL, help=f"server URL (default {DEFAULT_URL})")
     parser.add_argument("--timeout", type=float, default=10.0,
                         help="seconds to wait for the handshake and for each reply (default 10)")
-    parser.add_argument("--origin", help="send this Origin header, as a browser page would")
+    parser.add_argument("--origin", help="send this Origin header, as a browser page would "
+                        f"(with --http the default is {FRONTEND_ORIGIN}, as the DAW's)")
+    parser.add_argument("--http", action="store_true",
+                        help="check the HTTP routes the DAW frontend calls instead of /ws")
     parser.add_argument("--token", help="access token, if the server requires one")
     parser.add_argument("--message", default=DEFAULT_MESSAGE,
                         help=f"chat question (default {DEFAULT_MESSAGE!r})")
@@ -275,10 +452,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     report = Reporter(sys.stdout, verbose=args.verbose)
-    report.line(f"codette-ws-test {__version__} {report.arrow} {args.url} "
-                f"(timeout {args.timeout:g} s)")
-    ok = run_checks(args.url, timeout=args.timeout, origin=args.origin, token=args.token,
-                    message=args.message, report=report)
+    if args.http:
+        base = http_base(args.url)
+        report.line(f"codette-ws-test {__version__} {report.arrow} {base} (HTTP routes, "
+                    f"timeout {args.timeout:g} s)")
+        ok = run_http_checks(base, timeout=args.timeout, origin=args.origin or FRONTEND_ORIGIN,
+                             token=args.token, report=report)
+    else:
+        report.line(f"codette-ws-test {__version__} {report.arrow} {args.url} "
+                    f"(timeout {args.timeout:g} s)")
+        ok = run_checks(args.url, timeout=args.timeout, origin=args.origin, token=args.token,
+                        message=args.message, report=report)
     if not ok:
         report.line("FAILED: the server did not pass the checks.")
     return EXIT_OK if ok else EXIT_FAILED

@@ -97,6 +97,12 @@ def _topic_row(session_id: str, topic: dict[str, Any]) -> tuple[str, tuple[objec
     )
 
 
+def _message(row: tuple[Any, ...]) -> dict[str, Any]:
+    message_id, role, text, perspective, timestamp = row
+    return {"id": message_id, "role": role, "text": text, "perspective": perspective,
+            "timestamp": timestamp}
+
+
 class MemoryStore:
     """Persistent chat and analysis memory. Raises MemoryStoreError when SQLite fails."""
 
@@ -209,17 +215,44 @@ class MemoryStore:
 
     def history(self, session_id: str, limit: int = 50) -> list[dict[str, Any]]:
         """The last ``limit`` messages of a session, oldest first."""
+        return self.history_page(session_id, limit)[0]
+
+    def history_page(self, session_id: str, limit: int = 50,
+                     max_chars: int | None = None) -> tuple[list[dict[str, Any]], bool]:
+        """The newest messages of a session, oldest first, and whether older ones remain.
+
+        At most ``limit`` messages and, with ``max_chars``, only as many of the newest as
+        fit in that many characters of text (at least one), so a reply stays small
+        whatever the messages hold.
+        """
         if limit <= 0:
-            return []
+            return [], False
         rows = self._query(
-            "SELECT role, text, perspective, timestamp FROM messages WHERE session_id = ? "
+            "SELECT id, role, text, perspective, timestamp FROM messages WHERE session_id = ? "
             "ORDER BY id DESC LIMIT ?",
-            (session_id, limit),
+            (session_id, limit + 1),
         )
-        return [
-            {"role": role, "text": text, "perspective": perspective, "timestamp": timestamp}
-            for role, text, perspective, timestamp in reversed(rows)
-        ]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        if max_chars is not None:
+            kept, used = 0, 0
+            for row in rows:
+                used += len(row[2])
+                if kept and used > max_chars:
+                    more = True
+                    break
+                kept += 1
+            rows = rows[:kept]
+        return [_message(row) for row in reversed(rows)], more
+
+    def message(self, session_id: str, message_id: int) -> dict[str, Any] | None:
+        """One message of a session by its id, or None (also when it is another session's)."""
+        rows = self._query(
+            "SELECT id, role, text, perspective, timestamp FROM messages "
+            "WHERE session_id = ? AND id = ?",
+            (session_id, message_id),
+        )
+        return _message(rows[0]) if rows else None
 
     def count(self) -> int:
         """Number of stored messages across all sessions."""

@@ -49,11 +49,41 @@ class ClientDisconnected:
 @dataclass(frozen=True, slots=True)
 class MessageLogged:
     client_id: str
-    direction: str  # "in" | "out"
+    direction: str  # "in" | "out" (WebSocket), "http" (one HTTP request and its reply)
     type: str
     size: int  # bytes on the wire
     preview: str  # at most PREVIEW_CHARS characters
     at: float  # time.time()
+    status: int | None = None  # the HTTP status, for "http" rows
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequestLogged:
+    method: str
+    path: str
+    status: int
+    size: int  # response body bytes
+    duration_ms: float
+    origin: str | None
+    peer: str
+    at: float  # time.time()
+
+
+@dataclass(frozen=True, slots=True)
+class OriginRefused:
+    """A page from an origin not on the allow-list tried to reach the server."""
+
+    origin: str
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class CapturePermissionRequested:
+    """A page asked to use the microphone and the user has not answered for its origin."""
+
+    origin: str
+    device: str  # what it would open ("the default input" when none was named)
+    client_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +101,17 @@ class AnalysisCompleted:
     client_id: str
     track_name: str | None
     analysis: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisProgress:
+    """An upload arriving or an analysis under way: ``stage`` is ``upload``, ``queued``
+    or ``analysing``; ``fraction`` 0..1 of that stage."""
+
+    client_id: str
+    request_id: str
+    stage: str
+    fraction: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +145,12 @@ Event = (
     | ClientConnected
     | ClientDisconnected
     | MessageLogged
+    | HttpRequestLogged
+    | OriginRefused
+    | CapturePermissionRequested
     | ChatExchanged
     | AnalysisCompleted
+    | AnalysisProgress
     | AnalysisWarmedUp
     | CaptureStateChanged
     | LevelsMeasured

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from datetime import UTC, datetime
 from typing import Any
 
+from codette_desktop.errors import CodetteError, ProtocolError
 from codette_desktop.protocol.messages import RequestId
+
+log = logging.getLogger("codette.server")
 
 ERROR_CODES = frozenset({
     "invalid_json", "invalid_message", "unknown_type", "invalid_field", "payload_too_large",
@@ -26,11 +31,21 @@ def reply(type_: str, request_id: RequestId = None, **fields: Any) -> dict[str, 
     return message
 
 
+# Object reprs ("<... object at 0x7f...>") tell a client nothing and an attacker about the
+# heap layout: they never reach an error reply.
+_ADDRESS = re.compile(r"\s*(?:object )?at 0x[0-9a-fA-F]{6,}")
+
+
+def public_message(message: str) -> str:
+    return _ADDRESS.sub("", message)
+
+
 def error(
     code: str, message: str, request_id: RequestId = None, *, field: str | None = None
 ) -> dict[str, Any]:
     """An ``error`` message; ``data`` repeats code and message for the existing frontend."""
     assert code in ERROR_CODES, code
+    message = public_message(message)
     data: dict[str, Any] = {"code": code, "message": message}
     extra: dict[str, Any] = {}
     if field is not None:
@@ -67,13 +82,10 @@ def server_status(*, connections: int, uptime_s: float) -> dict[str, Any]:
     )
 
 
-def connection_event(*, event: str, client_id: str, active_connections: int) -> dict[str, Any]:
-    return reply(
-        "connection_event",
-        event=event,
-        client_id=client_id,
-        active_connections=active_connections,
-    )
+def connection_event(*, event: str, active_connections: int) -> dict[str, Any]:
+    """A client came or went. Counts only: no client learns another's id (the dashboard,
+    which sees everything, gets ClientConnected/ClientDisconnected instead)."""
+    return reply("connection_event", event=event, active_connections=active_connections)
 
 
 def audio_levels(levels: dict[str, Any]) -> dict[str, Any]:
@@ -91,3 +103,19 @@ def health(
         "connections": connections,
         "timestamp": utc_timestamp(),
     }
+
+
+def as_protocol_error(exc: Exception, request_id: RequestId) -> ProtocolError:
+    """The ``error`` reply for a failed request: ours carry their wire code; anything
+    else is a bug, logged with its traceback and answered ``internal_error``."""
+    if isinstance(exc, ProtocolError):
+        if exc.request_id is None:
+            exc.request_id = request_id
+        return exc
+    if isinstance(exc, CodetteError):
+        return ProtocolError(exc.code, str(exc), field=getattr(exc, "field", None),
+                             request_id=request_id)
+    log.error("unexpected error while handling a request", exc_info=exc)
+    return ProtocolError("internal_error",
+                         "The server hit an unexpected error; it is still running",
+                         request_id=request_id)

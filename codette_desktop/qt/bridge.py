@@ -35,8 +35,18 @@ log = logging.getLogger("codette.qt")
 FLUSH_INTERVAL_MS = 33  # ~30 Hz: the fastest anything on screen needs to change
 MAX_PENDING_MESSAGES = 5000  # the log keeps 5,000 rows; more in one batch would be dropped
 # Settings the running server reads only when it starts.
-RESTART_FIELDS = ("host", "port", "allow_non_loopback", "allowed_origins", "allowed_hosts",
-                  "auth_token", "status_interval_s")
+# Origins, hosts and the token are read live by every request: no restart for those.
+RESTART_FIELDS = ("host", "port", "allow_non_loopback", "status_interval_s", "max_connections")
+
+
+def http_log_row(event: events.HttpRequestLogged) -> events.MessageLogged:
+    """An HTTP request as a row of the dashboard's message log."""
+    who = event.origin or f"native {event.peer}"
+    return events.MessageLogged(
+        client_id=f"HTTP {who}", direction="http", type=f"{event.method} {event.path}",
+        size=event.size, at=event.at, status=event.status,
+        preview=f"{event.status} in {event.duration_ms:.1f} ms",
+    )
 
 
 def needs_restart(old: Settings, new: Settings) -> bool:
@@ -56,6 +66,7 @@ class ServiceBridge(QObject):
         messages_logged(list[MessageLogged]): batched, oldest first, ≤ ~30 batches/s.
         chat_exchanged(ChatExchanged)
         analysis_completed(AnalysisCompleted)
+        analysis_progress(AnalysisProgress): an upload arriving or an analysis under way.
         analysis_warmed_up(float seconds)
         capture_state_changed(CaptureStateChanged)
         levels_measured(LevelsMeasured): as often as the capture meters (~30 Hz).
@@ -65,6 +76,10 @@ class ServiceBridge(QObject):
         capture_failed(str message): a capture request from the UI failed (the
             AudioDeviceError text, e.g. the device cannot be opened).
         action_failed(str message): a request made from the UI failed.
+        origin_refused(str origin): a page from an origin not on the allow-list tried to
+            connect (once per origin until the UI asks again).
+        capture_permission_requested(CapturePermissionRequested): a page asked for the
+            microphone and the user has not answered for its origin.
     """
 
     server_started = Signal(str, int)
@@ -76,6 +91,7 @@ class ServiceBridge(QObject):
     messages_logged = Signal(list)
     chat_exchanged = Signal(object)
     analysis_completed = Signal(object)
+    analysis_progress = Signal(object)
     analysis_warmed_up = Signal(float)
     capture_state_changed = Signal(object)
     levels_measured = Signal(object)
@@ -83,6 +99,8 @@ class ServiceBridge(QObject):
     devices_listed = Signal(list)
     capture_failed = Signal(str)
     action_failed = Signal(str)
+    origin_refused = Signal(str)
+    capture_permission_requested = Signal(object)
 
     # Carries events reported from another thread to the GUI thread.
     _foreign_event = Signal(object)
@@ -177,11 +195,13 @@ class ServiceBridge(QObject):
     def _dispatch(self, event: events.Event) -> None:
         match event:
             case events.MessageLogged():
-                if len(self._pending) == MAX_PENDING_MESSAGES:
-                    self.dropped_messages += 1
-                self._pending.append(event)
-                if not self._flush_timer.isActive():
-                    self._flush_timer.start()
+                self._queue_log_row(event)
+            case events.HttpRequestLogged():
+                self._queue_log_row(http_log_row(event))
+            case events.OriginRefused():
+                self.origin_refused.emit(event.origin)
+            case events.CapturePermissionRequested():
+                self.capture_permission_requested.emit(event)
             case events.LevelsMeasured():
                 self.levels_measured.emit(event)
             case events.ServerStarted():
@@ -203,6 +223,8 @@ class ServiceBridge(QObject):
                 self.chat_exchanged.emit(event)
             case events.AnalysisCompleted():
                 self.analysis_completed.emit(event)
+            case events.AnalysisProgress():
+                self.analysis_progress.emit(event)
             case events.AnalysisWarmedUp():
                 self.analysis_warmed_up.emit(event.seconds)
             case events.CaptureStateChanged():
@@ -210,6 +232,13 @@ class ServiceBridge(QObject):
                 self.capture_event = event
                 self.capture_state_changed.emit(event)
                 self.state_changed.emit()
+
+    def _queue_log_row(self, row: events.MessageLogged) -> None:
+        if len(self._pending) == MAX_PENDING_MESSAGES:
+            self.dropped_messages += 1
+        self._pending.append(row)
+        if not self._flush_timer.isActive():
+            self._flush_timer.start()
 
     def _on_flush_timer_timeout(self) -> None:
         self.flush()
@@ -247,8 +276,16 @@ class ServiceBridge(QObject):
         if self.running and needs_restart(old, settings):
             self._schedule(self.restart_server(settings), "restart the server")
         else:
-            self._service.settings = settings
-            self._service.server.settings = settings
+            self._service.settings_changed(settings)
+
+    def answer_capture_permission(self, origin: str, answer: str) -> Settings | None:
+        """The user's answer to a page's microphone request (``once``/``always``/``deny``);
+        returns settings to save for a lasting answer."""
+        return self._service.answer_capture_permission(origin, answer)
+
+    def set_can_ask_user(self, can_ask: bool) -> None:
+        """A window is there to ask the user about a page's microphone request."""
+        self._service.can_ask_user = can_ask
 
     def list_capture_devices(self) -> None:
         """Ask for the input devices; the answer comes as ``devices_listed``."""

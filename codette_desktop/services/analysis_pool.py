@@ -18,7 +18,6 @@ import dataclasses
 import logging
 import multiprocessing
 import os
-import re
 import sys
 import threading
 import time
@@ -75,8 +74,12 @@ def _run_frame(frame: str) -> dict[str, Any]:
 
 
 def audio_job(request: messages.Analyze) -> dict[str, Any]:
-    return {"kind": "audio", "audio": request.audio, "samples": None, "sample_rate": None,
-            "track": request.track, "analysis_type": request.analysis_type}
+    audio = request.audio
+    assert audio is not None
+    wire = {"format": audio.format, "data": audio.data, "sample_rate": audio.sample_rate,
+            "channels": audio.channels}
+    return {"kind": "audio", "audio": wire, "samples": None, "sample_rate": None,
+            "track": request.track.to_job(), "analysis_type": request.analysis_type}
 
 
 def _warm_up() -> float:
@@ -173,16 +176,15 @@ class AnalysisPool:
         needs_librosa = job.get("analysis_type") in LIBROSA_TYPES and job.get("kind") == "audio"
         return await self._submit(needs_librosa, _run_job, job)
 
-    async def run_frame(self, frame: str) -> dict[str, Any]:
+    async def run_frame(self, frame: str, *, analysis_type: str) -> dict[str, Any]:
         """Parse, validate and analyse an undecoded oversized frame in a worker
         (see :func:`_run_frame`).
 
         Only the ``full`` worker ever runs librosa: two processes compiling into one numba
-        cache can corrupt it. So the frame's ``analysis_type`` is peeked at (its head and
-        tail; the audio sits in between), and an unknown type counts as ``full``.
+        cache can corrupt it. So the caller says which ``analysis_type`` the frame names
+        (:func:`codette_desktop.protocol.messages.peek_large`).
         """
-        return await self._submit(_peek_analysis_type(frame) in LIBROSA_TYPES, _run_frame,
-                                  frame)
+        return await self._submit(analysis_type in LIBROSA_TYPES, _run_frame, frame)
 
     async def _submit(self, needs_librosa: bool, fn: Callable[[Any], dict[str, Any]],
                       arg: Any) -> dict[str, Any]:
@@ -219,15 +221,3 @@ def _terminate(executor: ProcessPoolExecutor) -> None:
     executor.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         process.terminate()
-
-
-_ANALYSIS_TYPE = re.compile(r'"analysis_type"\s*:\s*"(\w+)"')
-PEEK_CHARS = 64 * 1024
-
-
-def _peek_analysis_type(frame: str) -> str:
-    for part in (frame[:PEEK_CHARS], frame[-PEEK_CHARS:]):
-        match = _ANALYSIS_TYPE.search(part)
-        if match:
-            return match.group(1)
-    return "full"  # the contract's default, and the safe guess

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
     QLabel,
+    QProgressBar,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -20,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from codette_desktop.protocol.events import AnalysisCompleted
+from codette_desktop.protocol.events import AnalysisCompleted, AnalysisProgress
 from codette_desktop.ui.spectrum_widget import SpectrumWidget
 
 # Units by measurement-name suffix (names from PROTOCOL.md, "Measurements").
@@ -64,6 +65,11 @@ class AnalysisPanel(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
+        # Uploads arriving and analyses under way (AnalysisProgress); hidden when idle.
+        self.progress = QProgressBar()
+        self.progress.setObjectName("analysis-progress")
+        self.progress.setRange(0, 1000)
+        self.progress.hide()
         self.insights = QTextBrowser()
         self.insights.setOpenLinks(False)
         self.insights.setPlaceholderText("Codette's insights and suggestions")
@@ -74,10 +80,23 @@ class AnalysisPanel(QWidget):
         splitter.setSizes([230, 200, 150])
         layout = QVBoxLayout(self)
         layout.addWidget(self.headline)
+        layout.addWidget(self.progress)
         layout.addWidget(splitter, 1)
+
+    def show_progress(self, event: AnalysisProgress) -> None:
+        """An upload's bytes, or an analysis that has started (no fraction known)."""
+        if event.stage == "upload":
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(round(event.fraction * 1000))
+            self.progress.setFormat(f"Receiving audio from {event.client_id}: %p%")
+        else:
+            self.progress.setRange(0, 0)  # busy: the worker reports no fraction
+            self.progress.setFormat(f"Analysing audio from {event.client_id}…")
+        self.progress.show()
 
     def show_analysis(self, event: AnalysisCompleted) -> None:
         self.last_event = event
+        self.progress.hide()
         analysis = event.analysis
         measurements: dict[str, Any] = dict(analysis.get("measurements") or {})
         track = html.escape(event.track_name or "untitled track")

@@ -509,6 +509,7 @@ class DashboardWindow(QMainWindow):
         bridge.messages_logged.connect(self._on_bridge_messages_logged)
         bridge.chat_exchanged.connect(self.chat_view.add_exchange)
         bridge.analysis_completed.connect(self._on_bridge_analysis_completed)
+        bridge.analysis_progress.connect(self.analysis_panel.show_progress)
         bridge.analysis_warmed_up.connect(self._on_bridge_analysis_warmed_up)
         bridge.capture_state_changed.connect(self.capture_panel.show_state)
         bridge.levels_measured.connect(self.capture_panel.show_levels)

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from codette_desktop.config import Settings, save_settings
 from codette_desktop.errors import AddressInUseError
+from codette_desktop.protocol.events import CapturePermissionRequested
 from codette_desktop.qt.bridge import ServiceBridge
 from codette_desktop.qt.single_instance import SingleInstance
 from codette_desktop.services import autostart
@@ -25,6 +26,7 @@ from codette_desktop.services.codette_service import CodetteService
 from codette_desktop.services.observers import ObserverHub
 from codette_desktop.ui import icons
 from codette_desktop.ui.dashboard import DashboardWindow
+from codette_desktop.ui.permission_prompt import ALLOW, MicrophonePrompt, OriginPrompt
 from codette_desktop.ui.port_dialog import PortInUseBox, ask_for_port, next_free_port
 from codette_desktop.ui.settings_dialog import SettingsDialog
 from codette_desktop.ui.tray import APP_TITLE, TrayController
@@ -59,6 +61,12 @@ def claim_single_instance(settings: Settings) -> SingleInstance | None:
     return None
 
 
+def _can_allow(origin: str) -> bool:
+    """Only what the settings can hold: an http(s) origin, or the null origin."""
+    return origin == "null" or (origin.startswith(("http://", "https://"))
+                                and not origin.endswith("/") and len(origin) <= 200)
+
+
 class DesktopUI(QObject):
     def __init__(
         self,
@@ -79,6 +87,10 @@ class DesktopUI(QObject):
         self._recovering = False
         self._tasks: set[asyncio.Future[Any]] = set()
         self._close_notice_shown = False
+        # Origins asked about this session: a page retrying in a loop is asked once.
+        self._origins_asked: set[str] = set()
+        self.origin_prompts: dict[str, OriginPrompt] = {}
+        self.microphone_prompts: dict[str, MicrophonePrompt] = {}
         if tray_available is None:
             tray_available = QSystemTrayIcon.isSystemTrayAvailable()
         self.tray: TrayController | None = None
@@ -97,6 +109,10 @@ class DesktopUI(QObject):
         self.dashboard.quit_requested.connect(self.quit)
         self.dashboard.settings_requested.connect(self.open_settings)
         self.bridge.port_in_use.connect(self._on_bridge_port_in_use)
+        self.bridge.origin_refused.connect(self._on_bridge_origin_refused)
+        self.bridge.capture_permission_requested.connect(
+            self._on_bridge_capture_permission_requested)
+        self.bridge.set_can_ask_user(True)
         if instance is not None:
             instance.activation_requested.connect(self.show_dashboard)
         if self.tray is None or not service.settings.start_minimised:
@@ -140,6 +156,57 @@ class DesktopUI(QObject):
             self._warn(f"Could not save settings to {settings.settings_path}: {exc}")
         self._set_start_at_login(settings.start_at_login)
         self.bridge.apply_settings(settings)
+
+    # -- pages from origins not on the allow-list ---------------------------------------
+
+    def _on_bridge_origin_refused(self, origin: str) -> None:
+        if origin in self._origins_asked or not _can_allow(origin):
+            return
+        self._origins_asked.add(origin)
+        if self.tray is not None:
+            self.tray.notify(APP_TITLE, f"Blocked a connection from {origin}. "
+                                        "Allow it in the window that opened.")
+        prompt = OriginPrompt(origin, self.dashboard if self.dashboard.isVisible() else None)
+        prompt.answered.connect(self._on_origin_prompt_answered)
+        self.origin_prompts[origin] = prompt
+        prompt.show()
+        prompt.raise_()
+
+    def _on_origin_prompt_answered(self, origin: str, answer: str) -> None:
+        self.origin_prompts.pop(origin, None)
+        if answer != ALLOW:
+            log.info("the user denied %s for this session", origin)
+            return
+        settings = self.bridge.settings
+        if origin == "null":
+            settings = settings.replace(allow_null_origin=True)
+        elif origin not in settings.allowed_origins:
+            settings = settings.replace(allowed_origins=(*settings.allowed_origins, origin))
+        log.info("the user allowed %s; it is saved in allowed_origins", origin)
+        self.apply_settings(settings)
+
+    # -- a page asks for the microphone ----------------------------------------------------
+
+    def _on_bridge_capture_permission_requested(self, event: CapturePermissionRequested
+                                                ) -> None:
+        if event.origin in self.microphone_prompts:
+            self.microphone_prompts[event.origin].raise_()
+            return
+        if self.tray is not None:
+            self.tray.notify(APP_TITLE, f"{event.origin} asks to use {event.device}.")
+        prompt = MicrophonePrompt(event.origin, event.device,
+                                  self.dashboard if self.dashboard.isVisible() else None)
+        prompt.answered.connect(self._on_microphone_prompt_answered)
+        self.microphone_prompts[event.origin] = prompt
+        prompt.show()
+        prompt.raise_()
+
+    def _on_microphone_prompt_answered(self, origin: str, answer: str) -> None:
+        self.microphone_prompts.pop(origin, None)
+        log.info("the user answered %s for %s's microphone request", answer, origin)
+        settings = self.bridge.answer_capture_permission(origin, answer)
+        if settings is not None:
+            self.apply_settings(settings)
 
     def _on_tray_start_at_login_toggled(self, enabled: bool) -> None:
         self._set_start_at_login(enabled)
@@ -212,6 +279,9 @@ class DesktopUI(QObject):
     def shutdown(self) -> None:
         """Remove the tray icon and windows, let the next copy start (services stopped)."""
         self.bridge.close()
+        self.bridge.set_can_ask_user(False)
+        for prompt in [*self.origin_prompts.values(), *self.microphone_prompts.values()]:
+            prompt.close()
         if self.tray is not None:
             self.tray.hide()
         if self.settings_dialog is not None:

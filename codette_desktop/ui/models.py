@@ -23,6 +23,8 @@ from PySide6.QtGui import QColor
 from codette_desktop.protocol.events import ClientConnected, MessageLogged
 
 LOG_CAPACITY = 5000
+_DIRECTION_ARROWS = {"in": "→", "out": "←", "http": "⇄"}
+_DIRECTION_TIPS = {"in": "received", "out": "sent", "http": "HTTP request and its reply"}
 
 Index = QModelIndex | QPersistentModelIndex
 _DISPLAY = Qt.ItemDataRole.DisplayRole
@@ -194,7 +196,7 @@ class MessageLogModel(QAbstractTableModel):
             if column == 1:
                 return message.client_id
             if column == 2:
-                return "→" if message.direction == "in" else "←"
+                return _DIRECTION_ARROWS.get(message.direction, message.direction)
             if column == 3:
                 return message.type
             if column == 4:
@@ -202,11 +204,12 @@ class MessageLogModel(QAbstractTableModel):
             return message.preview.replace("\n", " ")
         if role == _ALIGN and column == 4:
             return _RIGHT
-        if role == Qt.ItemDataRole.ForegroundRole and column == 3 and message.type == "error":
+        if role == Qt.ItemDataRole.ForegroundRole and column == 3 and (
+                message.type == "error" or (message.status or 0) >= 400):
             return QColor("#c62828")
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == 2:
-                return "received" if message.direction == "in" else "sent"
+                return _DIRECTION_TIPS.get(message.direction, "")
             if column == 5:
                 return message.preview
         return None

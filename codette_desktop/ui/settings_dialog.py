@@ -54,6 +54,12 @@ class SettingsDialog(QDialog):
         self.origins = QPlainTextEdit("\n".join(settings.allowed_origins))
         self.origins.setPlaceholderText("http://localhost:5173")
         self.origins.setToolTip("One origin per line; browsers from other origins are refused")
+        self.allow_null_origin = QCheckBox("Allow pages with no origin (file:// pages, an "
+                                           "Electron build)")
+        self.allow_null_origin.setChecked(settings.allow_null_origin)
+        self.allow_null_origin.setToolTip(
+            "Browsers send 'Origin: null' for local files, but also for sandboxed frames of "
+            "any web site: allow it only if your DAW needs it.")
         self.status_interval = QDoubleSpinBox()
         self.status_interval.setRange(0.1, 3600.0)
         self.status_interval.setDecimals(1)
@@ -64,6 +70,16 @@ class SettingsDialog(QDialog):
         self.allow_capture.setToolTip(
             "Off: a client's capture_start is refused (not_authorized); the dashboard can "
             "still capture. Takes effect at once, without a restart.")
+        self.capture_allowed = QPlainTextEdit("\n".join(settings.capture_allowed_origins))
+        self.capture_allowed.setObjectName("capture-allowed-origins")
+        self.capture_allowed.setToolTip("Pages allowed to use the microphone without asking "
+                                        "(your \"Always\" answers); delete a line to revoke")
+        self.capture_denied = QPlainTextEdit("\n".join(settings.capture_denied_origins))
+        self.capture_denied.setObjectName("capture-denied-origins")
+        self.capture_denied.setToolTip("Pages never allowed to use the microphone (your "
+                                       "\"Deny\" answers); delete a line to be asked again")
+        for box in (self.capture_allowed, self.capture_denied):
+            box.setMaximumHeight(70)
         self.start_at_login = QCheckBox("Start Codette Desktop when I log in")
         self.start_at_login.setChecked(start_at_login)
         self.start_at_login.setEnabled(start_at_login_supported)
@@ -74,8 +90,8 @@ class SettingsDialog(QDialog):
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #c62828")
         self.error.hide()
-        note = QLabel("Changing the address, port, origins or status interval restarts the "
-                      "server; connected clients reconnect.")
+        note = QLabel("Changing the address, port or status interval restarts the server; "
+                      "connected clients reconnect. Origins apply at once.")
         note.setWordWrap(True)
 
         form = QFormLayout()
@@ -83,8 +99,11 @@ class SettingsDialog(QDialog):
         form.addRow("Bind address:", self.host)
         form.addRow("", self.allow_network)
         form.addRow("Allowed origins:", self.origins)
+        form.addRow("", self.allow_null_origin)
         form.addRow("Status interval:", self.status_interval)
         form.addRow("", self.allow_capture)
+        form.addRow("Microphone always:", self.capture_allowed)
+        form.addRow("Microphone denied:", self.capture_denied)
         form.addRow("", self.start_at_login)
         form.addRow("", self.start_minimised)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
@@ -99,12 +118,17 @@ class SettingsDialog(QDialog):
 
     def values(self) -> dict[str, Any]:
         """The form as a settings mapping (strings as typed; validation coerces them)."""
-        origins = [line.strip() for line in self.origins.toPlainText().splitlines()]
+        def lines(box: QPlainTextEdit) -> list[str]:
+            return [line.strip() for line in box.toPlainText().splitlines() if line.strip()]
+
         return {
             "port": self.port.value(),
             "host": self.host.text().strip(),
             "allow_non_loopback": self.allow_network.isChecked(),
-            "allowed_origins": [origin for origin in origins if origin],
+            "allowed_origins": lines(self.origins),
+            "capture_allowed_origins": lines(self.capture_allowed),
+            "capture_denied_origins": lines(self.capture_denied),
+            "allow_null_origin": self.allow_null_origin.isChecked(),
             "status_interval_s": round(self.status_interval.value(), 1),
             "allow_client_capture": self.allow_capture.isChecked(),
             "start_at_login": self.start_at_login.isChecked(),

@@ -106,7 +106,9 @@ def test_events_from_another_thread_arrive_on_the_gui_thread(qtbot: QtBot,
 def test_needs_restart_only_for_what_the_server_reads_at_start(tmp_path: Any) -> None:
     base = Settings(data_dir=tmp_path)
     assert needs_restart(base, base.replace(port=9000))
-    assert needs_restart(base, base.replace(allowed_origins=("http://localhost:1",)))
+    # Origins, hosts and the token are read by every request: they apply live.
+    assert not needs_restart(base, base.replace(allowed_origins=("http://localhost:1",)))
+    assert not needs_restart(base, base.replace(auth_token="s3cret"))
     assert needs_restart(base, base.replace(status_interval_s=5.0))
     assert not needs_restart(base, base.replace(start_minimised=True))
     assert not needs_restart(base, base.replace(start_at_login=True))

@@ -193,7 +193,9 @@ def test_allow_client_capture_is_saved_and_applied_without_a_restart(
         saved = json.loads(ui.bridge.settings.settings_path.read_text())
         assert saved["allow_client_capture"] is False
         # The same connection (no restart) is refused now.
-        reply = await request(ws, {"type": "capture_start", "id": "c1", "device": 9999})
+        token = codette_app.settings.capture_token_path.read_text().strip()
+        reply = await request(ws, {"type": "capture_start", "id": "c1", "device": 9999,
+                                   "capture_token": token})
         assert reply["type"] == "error" and reply["code"] == "not_authorized"
         ui.open_settings()
         dialog = ui.settings_dialog
@@ -201,7 +203,8 @@ def test_allow_client_capture_is_saved_and_applied_without_a_restart(
         dialog.allow_capture.setChecked(True)
         dialog.accept()
         # Allowed again: it gets as far as the device (9999 does not exist).
-        reply = await request(ws, {"type": "capture_start", "id": "c2", "device": 9999})
+        reply = await request(ws, {"type": "capture_start", "id": "c2", "device": 9999,
+                                   "capture_token": token})
         assert reply.get("code") != "not_authorized", reply
         assert json.loads(ui.bridge.settings.settings_path.read_text())[
             "allow_client_capture"] is True
@@ -270,9 +273,12 @@ def test_a_client_capture_is_announced_and_a_lost_device_reported(
     async def scenario() -> None:
         await codette_app.service.start()
         ws = await open_client(ui.bridge.url)
-        reply = await request(ws, {"type": "capture_start", "id": "c1", "device": DEVICE})
+        token = codette_app.settings.capture_token_path.read_text().strip()
+        reply = await request(ws, {"type": "capture_start", "id": "c1", "device": DEVICE,
+                                   "capture_token": token})
         assert reply["type"] == "capture_status" and reply["state"] == "running", reply
-        client_id = reply["started_by"]
+        assert reply["started_by"] == "you"
+        client_id = next(c.client_id for c in codette_app.service.server.clients())
         await wait_for(lambda: ui.bridge.capture_state == "running", what="running")
         assert notices == [("Audio capture started",
                             f"Client {client_id} is capturing audio from {DEVICE}.")]

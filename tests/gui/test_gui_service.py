@@ -176,3 +176,93 @@ def test_tray_stop_and_start(codette_app: Any, ui: DesktopUI,
         assert ui.tray.action_server.text() == "Stop server"
 
     qasync_loop.run_until_complete(scenario())
+
+
+async def http_get(host: str, port: int, path: str, origin: str | None = None) -> int:
+    """One HTTP/1.1 request on the loop (a real socket); returns the status code."""
+    reader, writer = await asyncio.open_connection(host, port)
+    lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}", "Connection: close"]
+    if origin:
+        lines.append(f"Origin: {origin}")
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+    status_line = await asyncio.wait_for(reader.readline(), 10)
+    await reader.read()
+    writer.close()
+    return int(status_line.split()[1])
+
+
+def test_http_requests_show_in_the_message_log(
+        codette_app: Any, ui: DesktopUI, qasync_loop: asyncio.AbstractEventLoop) -> None:
+    log_model = ui.dashboard.log_model
+
+    async def scenario() -> None:
+        await codette_app.service.start()
+        port = ui.bridge.port
+        assert await http_get("127.0.0.1", port, "/health",
+                              origin="http://localhost:5173") == 200
+        assert await http_get("127.0.0.1", port, "/no/such/route") == 404
+        await wait_for(lambda: len([m for m in log_model.messages()
+                                    if m.direction == "http"]) == 2, what="two HTTP rows")
+
+    qasync_loop.run_until_complete(scenario())
+    rows = [m for m in log_model.messages() if m.direction == "http"]
+    assert (rows[0].type, rows[0].status, rows[0].client_id) == (
+        "GET /health", 200, "HTTP http://localhost:5173")
+    assert rows[0].size > 0 and "200 in" in rows[0].preview
+    assert (rows[1].type, rows[1].status) == ("GET /no/such/route", 404)
+    assert rows[1].client_id.startswith("HTTP native 127.0.0.1:")
+    index = log_model.index(log_model.rowCount() - 1, 3)
+    assert log_model.data(index, Qt.ItemDataRole.ForegroundRole) is not None  # 404 in red
+    assert log_model.data(log_model.index(log_model.rowCount() - 1, 2)) == "⇄"
+
+
+def test_a_refused_page_can_be_allowed_from_the_prompt(
+        qtbot: QtBot, codette_app: Any, ui: DesktopUI,
+        qasync_loop: asyncio.AbstractEventLoop) -> None:
+    from websockets.exceptions import InvalidStatus
+
+    page = "http://localhost:7777"
+
+    async def scenario() -> None:
+        await codette_app.service.start()
+        with pytest.raises(InvalidStatus) as info:
+            await connect(ui.bridge.url, origin=page, open_timeout=10)  # type: ignore[arg-type]
+        assert info.value.response.status_code == 403
+        await wait_for(lambda: page in ui.origin_prompts, what="the origin prompt")
+        prompt = ui.origin_prompts[page]
+        assert page in prompt.text()
+        # A page retrying in a loop is asked once.
+        for _ in range(3):
+            with pytest.raises(InvalidStatus):
+                await connect(ui.bridge.url, origin=page, open_timeout=10)  # type: ignore[arg-type]
+        assert list(ui.origin_prompts) == [page]
+        qtbot.mouseClick(prompt.allow_button, Qt.MouseButton.LeftButton)
+        await wait_for(lambda: page in ui.bridge.settings.allowed_origins,
+                       what="the origin in the settings")
+        ws = await open_client(ui.bridge.url, origin=page)  # the next attempt succeeds
+        await ws.close()
+
+    qasync_loop.run_until_complete(scenario())
+    saved = json.loads(ui.bridge.settings.settings_path.read_text())
+    assert page in saved["allowed_origins"]
+
+
+def test_denying_a_page_keeps_it_out_and_stops_asking(
+        qtbot: QtBot, codette_app: Any, ui: DesktopUI,
+        qasync_loop: asyncio.AbstractEventLoop) -> None:
+    page = "http://localhost:7778"
+
+    async def scenario() -> None:
+        await codette_app.service.start()
+        port = ui.bridge.port
+        assert await http_get("127.0.0.1", port, "/codette/status", origin=page) == 403
+        await wait_for(lambda: page in ui.origin_prompts, what="the origin prompt")
+        qtbot.mouseClick(ui.origin_prompts[page].deny_button, Qt.MouseButton.LeftButton)
+        await wait_for(lambda: page not in ui.origin_prompts, what="the prompt to close")
+        # The refusal is reported before the 403 is sent (same thread, direct signals),
+        # so by now the UI has decided: it does not ask again this session.
+        assert await http_get("127.0.0.1", port, "/codette/status", origin=page) == 403
+        assert page not in ui.origin_prompts
+
+    qasync_loop.run_until_complete(scenario())
+    assert page not in ui.bridge.settings.allowed_origins

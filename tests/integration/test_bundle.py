@@ -180,15 +180,18 @@ def test_capture_through_pulseaudio(bundle_exe: Path, tmp_path: Path,
                         cache_dir=tmp_path / "cache") as run:
             devices = bb.request(run.ws_url, {"type": "devices", "id": "d"})
             assert "pulse" in json.dumps(devices), devices
+            token = (tmp_path / "data" / "capture-token").read_text().strip()
             started = bb.request(run.ws_url, {"type": "capture_start", "id": "c",
-                                              "device": "pulse", "sample_rate": 48000})
+                                              "device": "pulse", "sample_rate": 48000,
+                                              "capture_token": token})
             assert started.get("state") == "running", started
             player = pulse.play(wav)
             try:
                 time.sleep(3.0)
                 reply = bb.request(run.ws_url, {"type": "analyze", "id": "a",
                                                 "analysis_type": "loudness",
-                                                "source": "capture", "seconds": 1.0})
+                                                "source": "capture", "seconds": 1.0,
+                                                "capture_token": token})
             finally:
                 player.kill()
                 player.wait()

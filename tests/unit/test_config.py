@@ -22,7 +22,8 @@ def test_defaults_match_the_contract(tmp_path: Path) -> None:
     assert s.ws_url == "ws://127.0.0.1:8000/ws"
     assert "http://localhost:5173" in s.allowed_origins
     assert "http://127.0.0.1:3000" in s.allowed_origins
-    assert len(DEFAULT_ALLOWED_ORIGINS) == 8
+    assert "http://localhost:4173" in s.allowed_origins  # vite preview
+    assert len(DEFAULT_ALLOWED_ORIGINS) == 10
     assert s.max_message_bytes == 1024 * 1024
     assert s.max_audio_message_bytes >= 64 * 1024 * 1024
 

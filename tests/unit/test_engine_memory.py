@@ -34,7 +34,8 @@ def test_history_is_oldest_first_with_all_fields(store: MemoryStore) -> None:
     assert [m["text"] for m in history] == ["How loud?", "About -14 LUFS."]
     assert [m["role"] for m in history] == ["user", "assistant"]
     assert history[0]["perspective"] == "mix_engineering"
-    assert set(history[0]) == {"role", "text", "perspective", "timestamp"}
+    assert set(history[0]) == {"id", "role", "text", "perspective", "timestamp"}
+    assert history[0]["id"] < history[1]["id"]
     assert store.history("s2")[0]["perspective"] is None
 
 
@@ -304,3 +305,27 @@ def test_an_exchange_is_one_transaction(store: MemoryStore) -> None:
         # A topic that cannot be stored aborts the whole exchange: nothing half-written.
         store.add_exchange("s", "Q2?", "A2.", None, "builtin", {"bad": float("nan")})
     assert store.count() == 2
+
+
+def test_history_pages_by_size_and_says_when_more_remain(tmp_path: Path) -> None:
+    with MemoryStore(tmp_path / "m.sqlite3") as store:
+        for n in range(10):
+            store.add("s", "user", f"{n}" * 1000, None)
+        page, more = store.history_page("s", limit=100, max_chars=3500)
+        assert [m["text"][0] for m in page] == ["7", "8", "9"] and more  # newest that fit
+        page, more = store.history_page("s", limit=100)
+        assert len(page) == 10 and not more
+        page, more = store.history_page("s", limit=4)
+        assert len(page) == 4 and more
+        # A single message larger than the page still comes through on its own.
+        store.add("s", "user", "x" * 10_000, None)
+        page, more = store.history_page("s", limit=100, max_chars=10)
+        assert len(page) == 1 and more
+
+
+def test_a_message_is_found_only_in_its_own_session(tmp_path: Path) -> None:
+    with MemoryStore(tmp_path / "m.sqlite3") as store:
+        store.add("mine", "user", "secret track name", None)
+        message_id = store.history("mine")[0]["id"]
+        assert store.message("mine", message_id)["text"] == "secret track name"  # type: ignore[index]
+        assert store.message("theirs", message_id) is None

@@ -106,10 +106,66 @@ def test_chat_context_is_validated_deeply() -> None:
     assert isinstance(request, messages.Chat)
     assert request.stream and request.session_id == "s1"
     assert request.daw_context is not None
-    assert request.daw_context["tracks"][0] == {
-        "id": 1, "name": "Kick", "type": "drums", "peak_level": -3.0, "plugins": ["EQ"]}
-    assert request.daw_context["selected_track"]["peak_level"] == -0.5
-    assert request.daw_context["bpm"] == 120.0
+    kick = request.daw_context.tracks[0]
+    assert (kick.id, kick.name, kick.type, kick.peak_dbfs, kick.plugins) == (
+        "1", "Kick", "drums", -3.0, ("EQ",))
+    assert request.daw_context.selected_track is not None
+    assert request.daw_context.selected_track.peak_dbfs == -0.5
+    assert request.daw_context.bpm == 120.0
+
+
+def test_daw_context_as_corelogic_studio_sends_it() -> None:
+    """FRONTEND_CONTRACT.md §2: fader dB, counts for inserts/sends, track_counts, transport."""
+    request = decode(json.dumps({
+        "type": "chat", "message": "how is my vocal?", "perspective": "mix_engineering",
+        "daw_context": {
+            "selected_track": {"id": "t1", "name": "Lead Vox", "type": "audio", "volume": -60,
+                               "pan": -0.25, "muted": False, "soloed": False, "armed": True,
+                               "inserts": 3, "sends": 1},
+            "tracks": [{"id": "t1", "name": "Lead Vox", "type": "audio", "muted": False,
+                        "soloed": False}],
+            "track_counts": {"total": 1, "audio": 1, "instrument": 0, "midi": 0, "aux": 0,
+                             "vca": 0, "master": 0},
+            "is_playing": True, "current_time": 12.5, "bpm": 120, "time_signature": "4/4",
+        },
+    }))
+    assert isinstance(request, messages.Chat)
+    context = request.daw_context
+    assert context is not None
+    selected = context.selected_track
+    assert selected is not None
+    # The fader is a fader: it is not read as a measured level.
+    assert (selected.volume_db, selected.peak_dbfs, selected.rms_dbfs) == (-60.0, None, None)
+    assert (selected.insert_count, selected.send_count, selected.armed) == (3, 1, True)
+    assert context.track_counts["audio"] == 1 and context.is_playing is True
+    assert (context.current_time_s, context.time_signature) == (12.5, "4/4")
+
+
+def test_full_track_objects_give_their_plugin_names() -> None:
+    request = decode(json.dumps({"type": "detect_genre", "tracks": [
+        {"id": "a", "name": "808", "type": "instrument", "volume": 0, "inputGain": 0,
+         "inserts": [{"id": "p1", "name": "Saturator", "type": "saturation"}],
+         "sends": [{"id": "s1", "destination": "bus", "level": -6}]}]}))
+    assert isinstance(request, messages.DetectGenre)
+    track = request.tracks[0]
+    assert track.plugins == ("Saturator",) and track.insert_count == 1 and track.send_count == 1
+
+
+def test_unknown_perspective_names_the_field_and_the_valid_ones() -> None:
+    exc = error_of('{"type": "chat", "message": "hi", "perspective": "astrology"}')
+    assert exc.field == "perspective" and "mix_engineering" in exc.message
+    request = decode('{"type": "chat", "message": "hi", "perspective": "Mix Engineering"}')
+    assert isinstance(request, messages.Chat) and request.perspective == "mix_engineering"
+
+
+def test_requests_are_valid_once_constructed() -> None:
+    with pytest.raises(ProtocolError) as info:
+        messages.Chat(id=1, message="   ")
+    assert info.value.field == "message"
+    with pytest.raises(ProtocolError):
+        messages.Chat(id=1, message="hi", perspective="astrology")
+    with pytest.raises(ProtocolError):
+        messages.Analyze(id=1, analysis_type="everything")
 
 
 def test_huge_numbers_are_rejected_not_turned_into_infinity() -> None:
@@ -117,10 +173,24 @@ def test_huge_numbers_are_rejected_not_turned_into_infinity() -> None:
     assert exc.field == "audio_data.peak_level"
 
 
-@pytest.mark.parametrize("bad_id", [True, [1], {"a": 1}])
-def test_id_must_be_a_string_or_number(bad_id: Any) -> None:
+@pytest.mark.parametrize("bad_id", [True, [1], {"a": 1}, "x" * 129, 2**60])
+def test_id_must_be_a_finite_number_or_a_short_string(bad_id: Any) -> None:
     exc = error_of(json.dumps({"type": "ping", "id": bad_id}))
     assert (exc.code, exc.field) == ("invalid_field", "id")
+    assert "finite number" in exc.message
+
+
+def test_an_infinite_id_is_refused_not_echoed_as_infinity() -> None:
+    # 1e400 parses as float('inf'); echoing it would put "Infinity" (not JSON) on the wire.
+    exc = error_of('{"type": "ping", "id": 1e400}')
+    assert (exc.code, exc.field, exc.request_id) == ("invalid_field", "id", None)
+
+
+def test_unknown_type_is_escaped_and_cut_in_the_error() -> None:
+    exc = error_of(json.dumps({"type": "\u001b[31mred" + "x" * 500}))
+    assert "\u001b" not in exc.message  # no raw escape character reaches a reply or log
+    assert "\\x1b[31mred" in exc.message  # shown escaped instead
+    assert len(exc.message) < 120
 
 
 def test_subscribe_validates_events_and_clamps_rate() -> None:
@@ -153,7 +223,7 @@ def test_every_reply_has_type_and_utc_timestamp() -> None:
         replies.welcome(client_id="c1", server_version="1", protocol_version="1",
                         capabilities=[]),
         replies.server_status(connections=2, uptime_s=1.23456),
-        replies.connection_event(event="opened", client_id="c1", active_connections=1),
+        replies.connection_event(event="opened", active_connections=1),
     ):
         assert isinstance(message["type"], str)
         assert message["timestamp"].endswith("+00:00")
@@ -180,14 +250,32 @@ def test_server_status_is_the_compat_shape() -> None:
     ("frame", "expected"),
     [
         ('{"type": "analyze", "analysis_type": "loudness", "audio": {"data": "AAAA"}}',
-         "loudness"),
+         ("analyze", "loudness")),
         ('{"type": "analyze", "audio": {"data": "' + "A" * 200_000 + '"}, '
-         '"analysis_type": "spectrum"}', "spectrum"),
-        ('{"type": "analyze", "audio": {"data": "' + "A" * 200_000 + '"}}', "full"),
+         '"analysis_type": "spectrum"}', ("analyze", "spectrum")),
+        ('{"type": "analyze", "audio": {"data": "' + "A" * 200_000 + '"}}', ("analyze", "full")),
+        ('{"audio": {"data": "' + "A" * 200_000 + '"}, "type": "analyze"}', ("analyze", "full")),
+        ('{"type": "chat", "message": "' + "A" * 200_000 + '"}', ("chat", "full")),
+        ('[' + "1," * 100_000 + '1]', (None, "full")),
     ],
 )
-def test_oversized_frames_are_routed_by_a_peek_at_analysis_type(frame: str,
-                                                                expected: str) -> None:
-    from codette_desktop.services.analysis_pool import _peek_analysis_type
+def test_oversized_frames_are_routed_by_one_peek_at_their_ends(
+        frame: str, expected: tuple[str | None, str]) -> None:
+    peek = messages.peek_large(frame)
+    assert (peek.type, peek.analysis_type) == expected
+    assert peek.may_be_analyze == (expected[0] == "analyze")
 
-    assert _peek_analysis_type(frame) == expected
+
+def test_lone_surrogates_become_replacement_characters() -> None:
+    request = decode('{"type": "chat", "message": "bass \\ud800 boom \\ud83d\\ude00"}')
+    assert isinstance(request, messages.Chat)
+    assert request.message == "bass \ufffd boom \U0001F600"
+    request.message.encode("utf-8")  # storable: no lone surrogate is left
+
+
+def test_error_messages_carry_no_heap_addresses() -> None:
+    reply = replies.error(
+        "analysis_failed",
+        "analysis failed unexpectedly (TypeError: <numpy.ndarray object at 0x7f3a9c0d2e10>)")
+    assert "0x7f3a" not in reply["message"] and "0x7f3a" not in json.dumps(reply)
+    assert "TypeError" in reply["message"]

@@ -1,0 +1,241 @@
+"""uvicorn, embedded: HTTP/1.1 (httptools) and WebSocket (websockets' sans-I/O protocol)
+served from the running event loop (qasync's in the app), started and stopped by us.
+
+uvicorn's own ``serve()`` would install signal handlers (the app owns SIGINT/SIGTERM) and
+tick a 10 Hz timer; :class:`EmbeddedServer` runs only its start-up and shut-down. Two small
+protocol subclasses add what a local server facing any web page needs:
+
+- :class:`HttpProtocol` closes a connection whose request head does not arrive within
+  ``head_timeout_s`` (uvicorn waits for the first request forever: a few hundred half-open
+  sockets would hold file descriptors for good), and drops new connections past a hard
+  cap at once, to keep descriptors for the clients already served. Below that cap,
+  capacity refusals are clean 503 replies (uvicorn's ``limit_concurrency`` for HTTP, the
+  app's handshake check for ``/ws``).
+- :class:`WebSocketProtocol` exposes itself to the ASGI app (``scope["extensions"]``), so
+  a connection can be closed even when its client stopped reading: uvicorn's ``send``
+  waits for the socket to drain, which for such a client is never.
+
+These reach into uvicorn internals, hence the exact version pin in pyproject.toml; the
+integration tests exercise both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import sys
+from typing import Any
+
+import uvicorn
+from uvicorn.lifespan.off import LifespanOff
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+log = logging.getLogger("codette.server")
+
+PROTOCOL_EXTENSION = "codette.protocol"
+# Close frames get this long to reach a client before the socket is dropped.
+FORCE_CLOSE_GRACE_S = 2.0
+
+
+# Messages a connection may have waiting for the app before reading pauses. uvicorn pauses
+# after every message, and each pause and resume re-registers the socket with the loop
+# (a new QSocketNotifier under qasync): a busy connection paid that twice per message.
+MAX_QUEUED_MESSAGES = 16
+MAX_QUEUED_BYTES = 1024 * 1024
+
+
+class WebSocketProtocol(WebSocketsSansIOProtocol):
+    queued_bytes = 0
+
+    def send_receive_event_to_app(self) -> None:
+        data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
+        self.frames = []
+        if self.close_sent:
+            return  # past websocket.close: discard, keep reading for the peer's close
+        if self.curr_msg_data_type == "text":
+            try:
+                text = data.decode()
+            except UnicodeDecodeError:
+                self.conn.send_close(1007)  # RFC 6455 §8.1: invalid UTF-8
+                self.handle_parser_exception()
+                return
+            self.queue.put_nowait({"type": "websocket.receive", "text": text,
+                                   "size": len(data)})
+        else:
+            self.queue.put_nowait({"type": "websocket.receive", "bytes": data,
+                                   "size": len(data)})
+        self.queued_bytes += len(data)
+        if not self.read_paused and (self.queue.qsize() >= MAX_QUEUED_MESSAGES
+                                     or self.queued_bytes >= MAX_QUEUED_BYTES):
+            self.read_paused = True
+            self.transport.pause_reading()
+
+    async def receive(self) -> Any:
+        message = await self.queue.get()
+        self.queued_bytes -= message.get("size", 0)
+        if self.read_paused and self.queue.qsize() <= MAX_QUEUED_MESSAGES // 2 and \
+                self.queued_bytes < MAX_QUEUED_BYTES // 2:
+            self.read_paused = False
+            self.transport.resume_reading()
+        return message
+
+    def handle_connect(self, event: Any) -> None:
+        super().handle_connect(event)
+        if hasattr(self, "scope"):  # not set when the handshake was refused
+            extensions: dict[str, Any] = self.scope["extensions"]
+            extensions[PROTOCOL_EXTENSION] = self
+
+    def unsent_bytes(self) -> int:
+        """Bytes written to the socket that the client has not taken yet."""
+        transport = self.transport
+        return 0 if transport is None or transport.is_closing() else \
+            transport.get_write_buffer_size()
+
+    def force_close(self, code: int, reason: str) -> None:
+        """Queue a close frame even if the socket is backed up, then drop the socket.
+
+        A client that reads again in time sees the replies it missed and the close code;
+        one that never reads loses the connection after the grace period.
+        """
+        if self.transport is None or self.transport.is_closing():
+            return
+        if not self.close_sent:
+            self.close_sent = True
+            try:
+                self.conn.send_close(code, reason)
+                self.transport.write(b"".join(self.conn.data_to_send()))
+            except Exception:  # the sans-I/O state machine already closed: just drop it
+                log.debug("close frame not sent", exc_info=True)
+            self.queue.put_nowait({"type": "websocket.disconnect", "code": code,
+                                   "reason": reason})
+        self.writable.set()  # release any send() that waits for a drain
+        self.loop.call_later(FORCE_CLOSE_GRACE_S, self.transport.abort)
+
+
+class HttpProtocol(HttpToolsProtocol):
+    head_timeout_s: float = 10.0
+    hard_cap: int = 4096 + 2 * 64
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[arg-type]
+        if len(self.connections) > self.hard_cap:
+            # Far past capacity (a flood of sockets): free the descriptor at once.
+            self.transport.abort()
+            return
+        self._head_timer: asyncio.TimerHandle | None = self.loop.call_later(
+            self.head_timeout_s, self._on_head_timeout)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        # A keep-alive connection starting its next request: that head must come in time too.
+        if getattr(self, "_head_timer", None) is None:
+            self._head_timer = self.loop.call_later(self.head_timeout_s, self._on_head_timeout)
+
+    def on_headers_complete(self) -> None:
+        self._cancel_head_timer()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_head_timer()
+        super().connection_lost(exc)
+
+    def _cancel_head_timer(self) -> None:
+        timer = getattr(self, "_head_timer", None)
+        if timer is not None:
+            timer.cancel()
+            self._head_timer = None
+
+    def _on_head_timeout(self) -> None:
+        self._head_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
+class EmbeddedServer(uvicorn.Server):
+    """A uvicorn server on an already bound socket, on the running loop."""
+
+    def __init__(self, config: uvicorn.Config, sock: socket.socket) -> None:
+        super().__init__(config)
+        self._sock = sock
+
+    async def start(self) -> None:
+        config = self.config
+        if not config.loaded:
+            config.load()
+        self.lifespan = LifespanOff(config)
+        # uvicorn refreshes these once a second in its main loop, which we do not run.
+        self.server_state.default_headers = list(config.encoded_headers)
+        await self.startup(sockets=[self._sock])
+
+    def stop_listening(self) -> None:
+        for server in getattr(self, "servers", []):
+            server.close()
+
+    async def stop(self) -> None:
+        self.stop_listening()
+        await self.shutdown()
+        self._sock.close()
+
+    @property
+    def connections(self) -> set[Any]:
+        return self.server_state.connections
+
+
+def bind_socket(host: str, port: int, *, backlog: int = 2048) -> socket.socket:
+    """Bind and listen; OSError (EADDRINUSE, EADDRNOTAVAIL, ...) goes to the caller.
+
+    The protocol is IPPROTO_TCP explicitly: asyncio turns Nagle's algorithm off only for
+    sockets whose ``proto`` says TCP, and accepted sockets inherit it. With ``proto`` 0
+    every keep-alive HTTP reply (head and body written separately) waited ~40 ms for
+    the client's delayed ACK.
+    """
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        if hasattr(socket, "SO_REUSEADDR") and sys.platform != "win32":
+            # Rebind at once after a restart (TIME_WAIT); a port another program
+            # listens on still fails with EADDRINUSE.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), port))
+        sock.listen(backlog)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+# HTTP requests beyond the WebSocket cap still get answers (/health above all), up to this
+# many at once; past twice that, new sockets are dropped unanswered.
+HTTP_HEADROOM = 64
+
+
+def make_config(app: Any, *, max_frame_bytes: int, head_timeout_s: float,
+                max_connections: int, server_header: str) -> uvicorn.Config:
+    http_protocol = type("CodetteHttpProtocol", (HttpProtocol,), {
+        "head_timeout_s": head_timeout_s,
+        "hard_cap": max_connections + 2 * HTTP_HEADROOM})
+    return uvicorn.Config(
+        app,
+        http=http_protocol,
+        ws=WebSocketProtocol,
+        lifespan="off",
+        log_config=None,
+        access_log=False,  # the dashboard's message log shows HTTP requests instead
+        ws_max_size=max_frame_bytes,
+        # No permessage-deflate: inflating a 100 MB audio frame would hold the event loop
+        # for seconds, and base64 audio hardly compresses anyway.
+        ws_per_message_deflate=False,
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
+        server_header=False,
+        date_header=False,  # added per response by the app (uvicorn's clock needs its loop)
+        headers=[("server", server_header)],
+        proxy_headers=False,  # nothing proxies a loopback server; never trust X-Forwarded-*
+        timeout_keep_alive=5,
+        limit_concurrency=max_connections + HTTP_HEADROOM,
+        timeout_graceful_shutdown=1,
+        h11_max_incomplete_event_size=64 * 1024,
+    )

@@ -1,0 +1,399 @@
+"""One ``/ws`` connection over ASGI: frames in → protocol core → handler → replies out.
+
+A thin adapter. The rules (sizes, rate, requests in progress, bytes waiting) are asked of
+:mod:`codette_desktop.protocol.policy`; requests are decoded by
+:mod:`codette_desktop.protocol.messages`; answers come from the handler (the services
+layer). Quick answers are sent inline; anything that waits (chat, analysis, devices) runs
+in a task of its own, at most ``max_in_flight`` per connection.
+
+Close codes (RFC 6455 §7.4.1): 1001 server shutting down, 1008 abuse (rate or a client that
+stops reading), 1009 frame over its limit, 1011 unexpected server error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+from codette_desktop.errors import MessageTooLarge, ProtocolError
+from codette_desktop.protocol import messages, replies
+from codette_desktop.protocol.policy import (
+    Admission,
+    ConnectionPolicy,
+    FrameClass,
+    OutboundBudget,
+)
+from codette_desktop.server.clients import ClientInfo
+from codette_desktop.server.uploads import IDLE_TIMEOUT_S, MAX_CHUNK_BYTES, UploadSpool
+
+if TYPE_CHECKING:
+    from codette_desktop.server.server import CodetteServer
+
+log = logging.getLogger("codette.server")
+
+ASGIMessage = dict[str, Any]
+ASGISend = Callable[[ASGIMessage], Awaitable[None]]
+ASGIReceive = Callable[[], Awaitable[ASGIMessage]]
+
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+CLOSE_INTERNAL = 1011
+# Frames pushed to subscribers are dropped, not queued, once this much is unsent to a slow
+# client: a stale meter frame is worthless and an unbounded queue is a memory leak.
+PUSH_BUFFER_LIMIT = 256 * 1024
+CLOSE_SEND_TIMEOUT_S = 1.0
+
+
+@dataclasses.dataclass(slots=True)
+class _Upload:
+    request: messages.Analyze
+    spool: UploadSpool
+
+
+class ClientGone(Exception):
+    """The connection closed while a reply was being sent."""
+
+
+class WebSocketSession:
+    """Runs one accepted connection until it closes."""
+
+    def __init__(
+        self, server: CodetteServer, client: ClientInfo, send: ASGISend,
+        policy: ConnectionPolicy, budget: OutboundBudget, protocol: Any = None,
+    ) -> None:
+        self.server = server
+        self.client = client
+        self._send = send
+        self.policy = policy
+        self._budget = budget
+        # uvicorn's protocol object (server.uvicorn_host.WebSocketProtocol), when available:
+        # it can close a connection whose client stopped reading.
+        self._protocol = protocol
+        self._lock = asyncio.Lock()
+        self.waiting_bytes = 0  # handed to send() and not taken by the client yet
+        self.closing = False
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.upload: _Upload | None = None
+
+    # -- receiving -------------------------------------------------------------------------
+
+    async def run(self, receive: ASGIReceive) -> None:
+        while True:
+            message = await receive()
+            kind = message["type"]
+            if kind == "websocket.receive":
+                text = message.get("text")
+                if text is not None:
+                    await self._receive_text(text)
+                else:
+                    await self._receive_bytes(message.get("bytes") or b"")
+            elif kind == "websocket.disconnect":
+                if self.close_code is None:
+                    self.close_code = message.get("code")
+                    self.close_reason = message.get("reason") or ""
+                return
+
+    async def _receive_bytes(self, frame: bytes) -> None:
+        self.server.log_in(self.client, "<binary>", len(frame), "")
+        upload = self.upload
+        if upload is None:
+            await self.send_error(ProtocolError(
+                "invalid_message", "A binary frame must follow an analyze message with "
+                "'upload'; send requests as JSON text frames"))
+            return
+        if len(frame) > MAX_CHUNK_BYTES:
+            await self._close_too_big(len(frame), MAX_CHUNK_BYTES)
+            return
+        try:
+            upload.spool.write(frame)
+        except (ProtocolError, OSError) as exc:
+            self._end_upload()
+            await self.send_error(replies.as_protocol_error(exc, upload.request.id))
+            return
+        if upload.spool.progress_due():
+            await self.send(self.server.progress(
+                self.client, upload.request.id, "upload", upload.spool.received,
+                upload.spool.expected))
+        if upload.spool.complete:
+            self.upload = None
+            request = upload.request.with_uploaded_file(upload.spool.path)
+            self._spawn(request.id, self._analyse_upload(request, upload.spool))
+
+    async def _start_upload(self, request: messages.Analyze) -> None:
+        header = request.upload
+        assert header is not None
+        limit = self.server.settings.max_upload_bytes
+        if header.size_bytes > limit:
+            await self.send_error(ProtocolError(
+                "payload_too_large", f"An upload may not exceed {limit // (1024 * 1024)} MiB "
+                f"({header.size_bytes} bytes announced)", request_id=request.id))
+            return
+        if self.upload is not None:
+            await self.send_error(ProtocolError(
+                "rate_limited", "Another upload on this connection is still in progress",
+                request_id=request.id))
+            return
+        spool = UploadSpool(self.server.upload_dir, expected=header.size_bytes,
+                            suffix=header.format)
+        self.upload = _Upload(request, spool)
+        self._arm_upload_watchdog()
+        await self.send(self.server.progress(self.client, request.id, "upload", 0,
+                                             header.size_bytes))
+
+    def _arm_upload_watchdog(self) -> None:
+        loop = asyncio.get_running_loop()
+
+        def check() -> None:
+            upload = self.upload
+            if upload is None:
+                return
+            idle = time.monotonic() - upload.spool.last_chunk
+            if idle < IDLE_TIMEOUT_S:
+                loop.call_later(IDLE_TIMEOUT_S - idle, check)
+                return
+            self._end_upload()
+            task = loop.create_task(self.send_error(ProtocolError(
+                "invalid_message", f"The upload stalled: no data for {IDLE_TIMEOUT_S:g} s "
+                f"({upload.spool.received} of {upload.spool.expected} bytes came)",
+                request_id=upload.request.id)))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+        loop.call_later(IDLE_TIMEOUT_S, check)
+
+    async def _analyse_upload(self, request: messages.Analyze, spool: UploadSpool) -> None:
+        try:
+            await self._reply_all(self.server.handler.handle(request, self.client), request.id)
+        finally:
+            spool.discard()
+
+    def _end_upload(self) -> None:
+        if self.upload is not None:
+            self.upload.spool.discard()
+            self.upload = None
+
+    async def _receive_text(self, frame: str) -> None:
+        # str.isascii() is O(1) in CPython; encode (O(n)) only non-ASCII frames near a limit.
+        size = len(frame)
+        if size * 4 > self.policy.limits.max_message_bytes and not frame.isascii():
+            size = len(frame.encode("utf-8", "surrogatepass"))
+        frame_class = self.policy.classify(size)
+        if frame_class is not FrameClass.NORMAL:
+            await self._receive_large(frame, size, frame_class)
+            return
+        try:
+            obj = messages.parse_json(frame)
+        except ProtocolError as exc:
+            self.server.log_in(self.client, "<invalid>", size, frame)
+            await self.send_error(exc)
+            return
+        self.server.log_in(self.client, messages.peek_type(obj) or "<invalid>", size, frame)
+        if not await self._admit(messages.request_id_of(obj)):
+            return
+        try:
+            request = messages.decode_object(obj)
+        except ProtocolError as exc:
+            await self.send_error(exc)
+            return
+        if isinstance(request, messages.Analyze) and request.upload is not None:
+            await self._start_upload(request)
+            return
+        try:
+            reply = self.server.handler.answer_now(request, self.client)
+        except Exception as exc:  # the same error replies as for a request in a task
+            await self.send_error(replies.as_protocol_error(exc, request.id))
+            return
+        if reply is not None:
+            await self.send(reply)
+            return
+        self._spawn(request.id, self._reply_all(
+            self.server.handler.handle(request, self.client), request.id))
+
+    async def _admit(self, request_id: messages.RequestId) -> bool:
+        """Rate limit: False if refused (answered) or closed for abuse."""
+        admission = self.policy.admit(time.monotonic())
+        if admission is Admission.ACCEPT:
+            return True
+        if admission is Admission.CLOSE:
+            self.server.abuse_closed(self.client, "message rate limit exceeded")
+            await self.close(CLOSE_POLICY, "message rate limit exceeded")
+            return False
+        await self.send_error(ProtocolError(
+            "rate_limited", "Too many messages; slow down", request_id=request_id))
+        return False
+
+    async def _receive_large(self, frame: str, size: int, frame_class: FrameClass) -> None:
+        """Over 1 MiB: only an analyze with audio may be this big.
+
+        Parsing 100 MB of JSON holds the GIL for a tenth of a second, so the frame goes
+        whole to an analysis worker process, which parses, validates and analyses it. A
+        frame that does not even look like an analyze is closed before any parsing.
+        """
+        peek = messages.peek_large(frame)
+        self.server.log_in(self.client, peek.type or "<large>", size, "")
+        if not peek.may_be_analyze:
+            await self._close_too_big(size)
+            return
+        if not await self._admit(None):
+            return
+        if frame_class is FrameClass.TOO_LARGE:
+            limit = self.policy.limits.max_audio_message_bytes
+            await self.send_error(ProtocolError(
+                "payload_too_large",
+                f"An analyze message may not exceed {limit // (1024 * 1024)} MiB "
+                f"({size} bytes received); send a shorter excerpt or upload the file in "
+                "binary frames"))
+            return
+        self._spawn(None, self._run_large(frame, peek, size))
+
+    async def _run_large(self, frame: str, peek: messages.LargeFrame, size: int) -> None:
+        try:
+            await self._reply_all(
+                self.server.handler.handle_large(frame, peek, self.client), None)
+        except MessageTooLarge:
+            await self._close_too_big(size)
+
+    async def _close_too_big(self, size: int, limit: int | None = None) -> None:
+        log.warning("closing %s: %d-byte message over the %d-byte limit",
+                    self.client.client_id, size, limit or self.policy.limits.max_message_bytes)
+        await self.close(CLOSE_TOO_BIG, "message too big")
+
+    def _spawn(self, request_id: messages.RequestId,
+               work: Coroutine[Any, Any, None]) -> None:
+        if not self.policy.start_request():
+            work.close()
+            work = self.send_error(ProtocolError(
+                "rate_limited",
+                f"At most {self.policy.limits.max_in_flight} requests may be in progress",
+                request_id=request_id))
+            task = asyncio.get_running_loop().create_task(work)
+        else:
+            task = asyncio.get_running_loop().create_task(work)
+            task.add_done_callback(lambda _t: self.policy.finish_request())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _reply_all(
+        self, replies_: AsyncIterator[dict[str, Any]], request_id: messages.RequestId
+    ) -> None:
+        """Send every reply; turn any failure into an ``error`` reply for ``request_id``."""
+        try:
+            async for message in replies_:
+                await self.send(message)
+        except ClientGone:
+            pass
+        except (MessageTooLarge, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            await self.send_error(replies.as_protocol_error(exc, request_id))
+
+    # -- sending ---------------------------------------------------------------------------
+
+    async def send(self, message: dict[str, Any]) -> None:
+        """Send one reply, in order; a client that stops reading is closed with 1008."""
+        text = self.server.encode(message)
+        if self.closing:
+            raise ClientGone
+        size = len(text)
+        if not self._budget.reserve(self.waiting_bytes, size):
+            # Closed, not penalised: a frozen browser tab looks the same and should be able to
+            # reconnect once it wakes up.
+            log.warning("closing %s (Origin %r): not reading its replies",
+                        self.client.client_id, self.client.origin)
+            await self.close(CLOSE_POLICY, "client does not read its replies")
+            raise ClientGone
+        self.waiting_bytes += size
+        try:
+            async with self._lock:
+                await self._transmit(text)
+        finally:
+            self.waiting_bytes -= size
+            self._budget.release(size)
+        self.server.log_out(self.client, message["type"], text)
+
+    def push(self, text: str, type_: str) -> bool:
+        """Send a subscription frame without waiting; dropped if anything waits already."""
+        if (self.closing or self.waiting_bytes or self._lock.locked()
+                or self.unsent_bytes() > PUSH_BUFFER_LIMIT):
+            self.client.dropped_frames += 1
+            return False
+        task = asyncio.get_running_loop().create_task(self._push(text, type_))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return True
+
+    async def _push(self, text: str, type_: str) -> None:
+        if not self._budget.reserve(0, len(text)):
+            self.client.dropped_frames += 1
+            return
+        self.waiting_bytes += len(text)
+        try:
+            async with self._lock:
+                await self._transmit(text)
+        except ClientGone:
+            return
+        finally:
+            self.waiting_bytes -= len(text)
+            self._budget.release(len(text))
+        self.server.log_out(self.client, type_, text)
+
+    async def _transmit(self, text: str) -> None:
+        if self.closing:
+            raise ClientGone
+        try:
+            await self._send({"type": "websocket.send", "text": text})
+        except (OSError, RuntimeError) as exc:
+            # uvicorn raises ClientDisconnected (an OSError) or RuntimeError after a close.
+            raise ClientGone from exc
+
+    async def send_error(self, exc: ProtocolError) -> None:
+        self.server.totals["errors"] += 1
+        with contextlib.suppress(ClientGone):
+            await self.send(replies.error(exc.code, exc.message, exc.request_id,
+                                          field=exc.field))
+
+    def unsent_bytes(self) -> int:
+        return self._protocol.unsent_bytes() if self._protocol is not None else 0
+
+    async def close(self, code: int, reason: str) -> None:
+        """Start the closing handshake (idempotent).
+
+        A client that is not reading cannot take a close frame either: its connection is
+        dropped after a grace period instead (:meth:`force_close`).
+        """
+        if self.closing:
+            return
+        self.closing = True
+        self.close_code, self.close_reason = code, reason
+        if self.waiting_bytes:
+            self.force_close(code, reason)
+            return
+        try:
+            await asyncio.wait_for(
+                self._send({"type": "websocket.close", "code": code, "reason": reason}),
+                CLOSE_SEND_TIMEOUT_S)
+        except TimeoutError:
+            self.force_close(code, reason)
+        except (OSError, RuntimeError):
+            pass
+
+    def force_close(self, code: int, reason: str) -> None:
+        self.closing = True
+        if self.close_code is None:
+            self.close_code, self.close_reason = code, reason
+        if self._protocol is not None:
+            self._protocol.force_close(code, reason)
+
+    def cancel_tasks(self) -> None:
+        self._end_upload()
+        for task in list(self.tasks):
+            task.cancel()
