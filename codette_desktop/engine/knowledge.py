@@ -276,16 +276,17 @@ class KnowledgeBase:
         wanted = track_type_terms(track_types)
         exact = track_type_terms(track_types, parents=False)
         ranked: list[tuple[float, float, int, float]] = []  # relevance, raw, index, focus
+        asked = set(ranked_terms)
         for item in self._index.score(ranked_terms, weights=weights):
             entry = self._entries[item.index]
-            focus = self.focus(entry, ranked_terms)
+            about_terms = self._focus_terms[entry.id]
+            focus = sum(1 for t in asked if t in about_terms) / len(asked)
             # An entry about the asked terms beats one that merely mentions them often, and
             # an entry whose category is an asked term is about it above all.
             in_category = bool(self._categories[item.index] & set(key_terms))
             about = 1.0 + focus + (_CATEGORY_BONUS if in_category else 0.0)
             ranked.append((item.score * about, item.score, item.index, focus))
         hits: list[tuple[KnowledgeEntry, float]] = []
-        asked = set(ranked_terms)
         for relevance, _, index, _ in ranked:
             entry = self._entries[index]
             named = len(asked & self._named_terms[index]) / len(asked) if asked else 0.0

@@ -264,6 +264,17 @@ class BM25Index:
         for counts in self._counts:
             df.update(counts.keys())
         self._df = dict(df)
+        # Length normalisation per document, and each term's postings (document, tf): a
+        # query then touches only the documents that hold its terms.
+        self._norms = [
+            k1 * (1.0 - b + b * length / self._avg_length) if self._avg_length else k1
+            for length in self._lengths
+        ]
+        postings: dict[str, list[tuple[int, int]]] = {}
+        for index, counts in enumerate(self._counts):
+            for term, tf in counts.items():
+                postings.setdefault(term, []).append((index, tf))
+        self._postings = postings
 
     def __len__(self) -> int:
         return len(self._counts)
@@ -291,17 +302,14 @@ class BM25Index:
         unique = [t for t in dict.fromkeys(terms) if t in self._df]
         if not unique:
             return []
-        factor = {t: self.idf(t) * (weights.get(t, 1.0) if weights else 1.0) for t in unique}
-        results: list[Scored] = []
-        for index, counts in enumerate(self._counts):
-            norm = self._k1 * (1.0 - self._b + self._b * self._lengths[index] / self._avg_length)
-            total = 0.0
-            for term in unique:
-                tf = counts.get(term, 0)
-                if tf:
-                    total += factor[term] * tf * (self._k1 + 1.0) / (tf + norm)
-            if total > 0.0:
-                results.append(Scored(index, total))
+        totals: dict[int, float] = {}
+        saturation = self._k1 + 1.0
+        for term in unique:
+            factor = self.idf(term) * (weights.get(term, 1.0) if weights else 1.0)
+            for index, tf in self._postings[term]:
+                gain = factor * tf * saturation / (tf + self._norms[index])
+                totals[index] = totals.get(index, 0.0) + gain
+        results = [Scored(index, total) for index, total in totals.items() if total > 0.0]
         results.sort(key=lambda s: (-s.score, s.index))
         return results
 
