@@ -334,11 +334,13 @@ class CodetteEngine:
             r.unit in ("lufs", "dbtp") for r in own
         )
         candidates = self._candidates(
-            result, intent, line_terms, all_readings, causes, computed, asks_for_start(text)
+            result, intent, line_terms, all_readings, causes, computed, asks_for_start(text), text
         )
         if active is not None and not self._has_subject(terms):
             # "What ratio?" stays with the topic when its entry can answer it.
-            candidates = self._prefer_topic(candidates, active, intent, line_terms, all_readings)
+            candidates = self._prefer_topic(
+                candidates, active, intent, line_terms, all_readings, text
+            )
         chosen = candidates[0] if candidates else None
         # Related entries are close matches only: a weak neighbour is noise (or worse, a
         # single-track rule next to a question about the master).
@@ -422,11 +424,12 @@ class CodetteEngine:
         intent: Intent,
         terms: frozenset[str],
         question_readings: Sequence[Reading],
+        question: str,
     ) -> tuple[Candidate, ...]:
         entry = self._knowledge.get(topic.entry_id)
         if entry is None:
             return candidates
-        facts = pick_facts(entry, intent, terms, question_readings)
+        facts = pick_facts(entry, intent, terms, question_readings, question=question)
         if facts.fit < 1.0 or not gives_values_for(entry, intent.aspects):
             return candidates  # the topic's entry lacks what is asked: look elsewhere
         score = next((c.score for c in candidates if c.entry.id == entry.id), 0.0)
@@ -462,6 +465,7 @@ class CodetteEngine:
         causes: frozenset[str],
         computed: bool,
         wants_start: bool,
+        question: str,
     ) -> tuple[Candidate, ...]:
         """Close matches ranked by score and by how well their lines carry the fact.
 
@@ -476,7 +480,13 @@ class CodetteEngine:
             if score < _CLOSE_MATCH * top:
                 break
             facts = pick_facts(
-                entry, intent, terms, question_readings, causes, wants_start=wants_start
+                entry,
+                intent,
+                terms,
+                question_readings,
+                causes,
+                wants_start=wants_start,
+                question=question,
             )
             fit = 1.0 if computed else facts.fit
             rank = score * (0.75 + 0.25 * fit)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from codette_desktop.engine.intent import Intent, intent_values
 from codette_desktop.engine.knowledge import KnowledgeEntry
 from codette_desktop.engine.numbers import PARAMETER_LABELS, Reading, value_ranges
-from codette_desktop.engine.retrieval import GENERIC_TERMS, tokenize
+from codette_desktop.engine.retrieval import GENERIC_TERMS, TRACK_TYPE_WORDS, tokenize
 
 # A question word that only names the entry's topic ("vocal" for a vocal entry) says
 # little about which line is wanted.
@@ -55,6 +55,20 @@ _ABSOLUTE_LEVEL = re.compile(r"\d\s*(?:lufs|lkfs|db spl|dbfs)\b", re.IGNORECASE)
 _SETTING = tokenize("setting")[0]
 # Asks for "settings" or an "amount" name no particular setting: they cannot be missing.
 _VAGUE_ASPECTS = frozenset(tokenize("setting settings value amount"))
+_DELAY = tokenize("delay")[0]
+_WORD = re.compile(r"[a-z0-9]+")
+# Words naming the track or a filler: a line opening with them is not thereby on topic.
+_SUBJECT_TEXT = """the a an and or of for on in to with kick snare bass vocal vocals voice guitar
+    guitars drums drum keys piano synth master bus track mix"""
+_SUBJECT_WORDS = frozenset(_SUBJECT_TEXT.split())
+_KIND_UNITS = {
+    "time": frozenset({"ms", "s"}),
+    "ratio": frozenset({"ratio"}),
+    "level": frozenset({"db", "dbfs", "dbtp", "lufs", "lu"}),
+    "frequency": frozenset({"hz"}),
+}
+# The first words of a line up to its colon (or its first three words): what it is about.
+_LEAD = re.compile(r"^[^:;,.]{1,30}(?=:)|^(?:\S+\s+){0,2}\S+")
 # Settings given in percent: only these make "30%" a level worth asking for.
 _PERCENT_TERMS = frozenset(tokenize("feedback wet dry blend mix percent width pan"))
 # Words of advice with a condition: what a yes/no question ("is it ok to ...?") needs.
@@ -90,23 +104,32 @@ def pick_facts(
     emphasis: Iterable[str] = (),
     *,
     wants_start: bool = False,
+    question: str = "",
 ) -> FactPick:
     """Score ``entry``'s lines for a question and pick its key fact.
 
     ``emphasis`` are further terms that name what is asked about (a symptom's cause),
     weighted like the question's own setting words; ``wants_start`` marks a question
-    asking for a starting setting ("what attack should I use?").
+    asking for a starting setting ("what attack should I use?"); ``question`` is its text,
+    whose words as written are matched against the words a line opens with.
     """
+    surface = _words(question)
     lines = list(dict.fromkeys(entry.guidance))
     line_terms = [_line_terms(line) for line in lines]
     topic = _topic_terms(f"{entry.title} {entry.category}")
     wanted = {t for t in terms if t not in GENERIC_TERMS}
     aspects = intent.aspects | frozenset(emphasis)
+    # The instrument the entry is written for ("vocal" in a vocal entry) says little about
+    # which line is meant; its process or goal words ("compression", "clarity") do.
     weights = {
-        t: (_ASPECT_WEIGHT if t in aspects else 1.0) * (_TOPIC_WEIGHT if t in topic else 1.0)
+        t: (_ASPECT_WEIGHT if t in aspects else 1.0)
+        * (_TOPIC_WEIGHT if t in topic and t in TRACK_TYPE_WORDS else 1.0)
         for t in wanted
     }
     count = len(lines)
+    asked_labels = {PARAMETER_LABELS[a] for a in aspects if a in PARAMETER_LABELS}
+    if intent.kind == "time" and _DELAY in wanted and not asked_labels:
+        asked_labels = {"delay"}  # "what delay time?" asks for the delay's own time
     idf = {
         t: math.log(1.0 + count / df) if (df := sum(1 for lt in line_terms if t in lt)) else 0.0
         for t in wanted
@@ -121,6 +144,13 @@ def pick_facts(
         # The kind of value asked for, more for a line that gives several (a full setting).
         score = overlap + (1.2 + 0.15 * min(values, 4) if has_value else 0.0)
         score += _reading_bonus(line, readings)
+        # A line that opens with an asked word ("Spotify: ...", "Target: ...") is about it.
+        # Compared as written, not as index terms: "EDM-style pumping" does not lead with
+        # the "sidechain" of "how do I use sidechain?", though both index as sidechain.
+        lead = _LEAD.match(line)
+        if lead and (_words(lead.group(0)) & surface) - _SUBJECT_WORDS:
+            score += 1.0
+        score += _label_fit(line, asked_labels, intent.kind)
         if intent.kind == "yes_no" and _NORMATIVE.search(line):
             score += 1.0
         if intent.placement and _PLACEMENT_LINE.search(line):
@@ -189,6 +219,10 @@ def pick_facts(
     return FactPick(key_lines, rest, round(fit, 4), value_found)
 
 
+def _words(text: str) -> frozenset[str]:
+    return frozenset(_WORD.findall(text.lower()))
+
+
 def gives_values_for(entry: KnowledgeEntry, aspects: Iterable[str]) -> bool:
     """False when a setting is asked about ("decay") and no line gives a value for it.
 
@@ -223,6 +257,20 @@ def _line_terms(line: str) -> frozenset[str]:
         if pattern.search(line):
             terms |= implied
     return frozenset(terms)
+
+
+def _label_fit(line: str, asked: set[str], kind: str) -> float:
+    """+1 when the line gives a value for the asked setting, -1 when its values of the
+    asked kind all belong to other settings (a release time is no answer to "what
+    delay time?")."""
+    if not asked or kind not in ("time", "ratio", "level", "frequency"):
+        return 0.0
+    labels = [r.label for r in value_ranges(line) if r.unit in _KIND_UNITS[kind]]
+    if any(label in asked for label in labels):
+        return 1.0
+    if labels and all(label is not None for label in labels):
+        return -1.0
+    return 0.0
 
 
 def _reading_bonus(line: str, readings: Sequence[Reading]) -> float:

@@ -110,7 +110,9 @@ _EXPLAIN = re.compile(
 _BEGINNER = re.compile(
     r"\b(?:basics|beginners?|newbie|for dummies|explained|in simple terms)\b", _FLAGS
 )
-_ABSOLUTE = re.compile(r"\bhow loud\b|\bloudness (?:target|level)\b|\blufs\b|\bspl\b", _FLAGS)
+_ABSOLUTE = re.compile(
+    r"\bhow loud\b|\bloudness (?:target|level)\b|\btarget loudness\b|\blufs\b|\bspl\b", _FLAGS
+)
 _QUANTITY_KINDS = (("frequency", _FREQUENCY), ("ratio", _RATIO), ("time", _TIME), ("level", _LEVEL))
 _BETWEEN = re.compile(
     r"\bbetween (?:a |an |the )?(?P<a>.+?) and (?:a |an |the )?(?P<b>.+?)(?:\?|$|,| for | on | in )"
@@ -203,8 +205,12 @@ def _compared(text: str) -> tuple[frozenset[str], ...]:
         return ()
     first = match.group("a") or match.group("c") or match.group("e") or match.group("g") or ""
     second = match.group("b") or match.group("d") or match.group("f") or match.group("h") or ""
-    groups = tuple(frozenset(tokenize(part)) for part in (first, second))
+    # Units say nothing about which side is which ("-3 or -6 dB?").
+    groups = tuple(frozenset(tokenize(part)) - _UNIT_TERMS for part in (first, second))
     return groups if all(groups) else ()
+
+
+_UNIT_TERMS = frozenset(tokenize("db hz khz ms oct"))
 
 
 _INTENT_LINES = {
