@@ -432,52 +432,42 @@ def programme_findings(track: TrackInfo) -> list[LevelFinding]:
     peak = track.peak_dbfs
     if peak is None:
         return []
-    if track.family == "master":
-        if peak <= TRUE_PEAK_CEILING_DBTP:
-            return []
-        change = TRUE_PEAK_CEILING_DBTP - peak
-        return [
-            LevelFinding(
-                kind="clipping" if peak >= 0.0 else "headroom",
-                gain_db=change,
-                target_dbfs=TRUE_PEAK_CEILING_DBTP,
-                text=(
-                    f"Its peak at {format_db(peak)} dBFS is above the "
-                    f"{TRUE_PEAK_CEILING_DBTP:.0f} dBTP ceiling for streaming — set the final "
-                    f"limiter to true-peak mode with a {TRUE_PEAK_CEILING_DBTP:.0f} dBTP ceiling "
-                    f"(about {abs(change):.1f} dB lower), so lossy encoding does not clip."
-                ),
-                math=(
-                    f"Ceiling change = {TRUE_PEAK_CEILING_DBTP:.1f} − ({format_db(peak)}) = "
-                    f"{format_db(change)} dB."
-                ),
-                step=(
-                    f"Set the limiter on your {track.label} to true-peak mode with a "
-                    f"{TRUE_PEAK_CEILING_DBTP:.0f} dBTP ceiling."
-                ),
-            )
-        ]
-    if peak <= PREMASTER_PEAK_DBFS + 3.0:
+    master = track.family == "master"
+    target = TRUE_PEAK_CEILING_DBTP if master else PREMASTER_PEAK_DBFS
+    # A master may peak right up to its ceiling; a bus is flagged 3 dB above its target.
+    if peak <= (target if master else target + 3.0):
         return []
-    change = PREMASTER_PEAK_DBFS - peak
+    change = target - peak
+    if master:
+        name = "Ceiling change"
+        text = (
+            f"Its peak at {format_db(peak)} dBFS is above the {target:.0f} dBTP ceiling for "
+            f"streaming — set the final limiter to true-peak mode with a {target:.0f} dBTP "
+            f"ceiling (about {abs(change):.1f} dB lower), so lossy encoding does not clip."
+        )
+        step = (
+            f"Set the limiter on your {track.label} to true-peak mode with a {target:.0f} dBTP "
+            f"ceiling."
+        )
+    else:
+        name = "Gain change"
+        text = (
+            f"Its peak at {format_db(peak)} dBFS leaves little headroom for a bus — bring the "
+            f"tracks feeding it down about {abs(change):.1f} dB (a VCA or trims, not a "
+            f"limiter) so it peaks around {target:.0f} dBFS."
+        )
+        step = (
+            f"Lower the tracks feeding your {track.label} by {abs(change):.1f} dB so it peaks "
+            f"around {target:.0f} dBFS."
+        )
     return [
         LevelFinding(
             kind="clipping" if peak >= 0.0 else "headroom",
             gain_db=change,
-            target_dbfs=PREMASTER_PEAK_DBFS,
-            text=(
-                f"Its peak at {format_db(peak)} dBFS leaves little headroom for a bus — bring "
-                f"the tracks feeding it down about {abs(change):.1f} dB (a VCA or trims, not "
-                f"a limiter) so it peaks around {PREMASTER_PEAK_DBFS:.0f} dBFS."
-            ),
-            math=(
-                f"Gain change = {PREMASTER_PEAK_DBFS:.1f} − ({format_db(peak)}) = "
-                f"{format_db(change)} dB."
-            ),
-            step=(
-                f"Lower the tracks feeding your {track.label} by {abs(change):.1f} dB so it "
-                f"peaks around {PREMASTER_PEAK_DBFS:.0f} dBFS."
-            ),
+            target_dbfs=target,
+            text=text,
+            math=f"{name} = {target:.1f} − ({format_db(peak)}) = {format_db(change)} dB.",
+            step=step,
         )
     ]
 

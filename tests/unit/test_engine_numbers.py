@@ -14,7 +14,7 @@ from codette_desktop.engine.numbers import (
     value_ranges,
     without_readings,
 )
-from codette_desktop.engine.readings import asks_judgement, work
+from codette_desktop.engine.readings import Worked, asks_judgement, work
 
 
 @pytest.mark.parametrize(
@@ -86,6 +86,29 @@ def test_reading_numbers_are_taken_out_of_the_retrieval_text() -> None:
     assert "1176" in without_readings("an 1176 on the vocal")  # a model number is no reading
 
 
+def worked(
+    question: str,
+    key: tuple[str, ...] = (),
+    *,
+    programme: bool = False,
+    judge: bool = False,
+    platforms: tuple[str, ...] = (),
+) -> list[Worked]:
+    """What a question's own numbers work out to (no tempo given)."""
+    return work(
+        readings(question),
+        None,
+        detect_intent(question),
+        key,
+        (),
+        tempo=None,
+        tempo_asked=False,
+        programme=programme,
+        platforms_named=platforms,
+        judge=judge,
+    )
+
+
 def test_note_length_at_the_question_tempo() -> None:
     question = "dotted eighth at 128 BPM in ms"
     worked = work(
@@ -104,18 +127,9 @@ def test_note_length_at_the_question_tempo() -> None:
 
 
 def test_loudness_reading_gives_each_platform_its_change() -> None:
-    question = "my master reads -6 LUFS, is that too loud?"
-    worked = work(
-        readings(question),
-        None,
-        detect_intent(question),
-        (),
-        (),
-        tempo=None,
-        tempo_asked=False,
-        programme=True,
+    text = " ".join(
+        w.text for w in worked("my master reads -6 LUFS, is that too loud?", programme=True)
     )
-    text = " ".join(w.text for w in worked)
     assert "Spotify, YouTube, Tidal and Amazon Music (-14 LUFS) turn it down about 8.0 dB" in text
     assert "Apple Music (-16 LUFS) turns it down about 10.0 dB" in text
     assert "-2 dBTP" in text  # a master that loud is safer with a lower ceiling
@@ -123,33 +137,13 @@ def test_loudness_reading_gives_each_platform_its_change() -> None:
 
 def test_a_named_platform_is_answered_alone() -> None:
     question = "my master is at -9 LUFS, how much will Apple Music turn it down?"
-    worked = work(
-        readings(question),
-        None,
-        detect_intent(question),
-        (),
-        (),
-        tempo=None,
-        tempo_asked=False,
-        programme=True,
-        platforms_named=("Apple Music",),
-    )
-    assert worked[0].text == "At -9 LUFS, Apple Music (-16 LUFS) turns it down about 7.0 dB."
+    first = worked(question, programme=True, platforms=("Apple Music",))[0]
+    assert first.text == "At -9 LUFS, Apple Music (-16 LUFS) turns it down about 7.0 dB."
 
 
 def test_true_peak_and_plr() -> None:
-    question = "master at -14 LUFS with a -0.2 dBTP peak"
-    worked = work(
-        readings(question),
-        None,
-        detect_intent(question),
-        (),
-        (),
-        tempo=None,
-        tempo_asked=False,
-        programme=True,
-    )
-    peak = next(w for w in worked if "dBTP is" in w.text)
+    results = worked("master at -14 LUFS with a -0.2 dBTP peak", programme=True)
+    peak = next(w for w in results if "dBTP is" in w.text)
     assert "-0.2 dBTP is 0.8 dB above the -1 dBTP ceiling" in peak.text
     assert "(PLR) is 13.8 LU" in peak.text
 
@@ -160,20 +154,7 @@ def test_values_are_judged_against_the_guidance_only_when_asked() -> None:
     assert asks_judgement(question)
 
     def judged(ask: bool) -> list[str]:
-        return [
-            w.text
-            for w in work(
-                readings(question),
-                None,
-                detect_intent(question),
-                key,
-                (),
-                tempo=None,
-                tempo_asked=False,
-                programme=False,
-                judge=ask,
-            )
-        ]
+        return [w.text for w in worked(question, key, judge=ask)]
 
     assert judged(True) == ["250 Hz is above the 70-150 Hz the guidance gives for the high-pass."]
     assert judged(False) == []
@@ -183,16 +164,6 @@ def test_values_are_judged_against_the_guidance_only_when_asked() -> None:
 def test_judged_times_use_the_parameter_of_the_value() -> None:
     question = "vocal compressor attack at 40 ms, too slow?"
     line = "Start at 3:1-4:1, attack 5-20 ms, release 40-120 ms (or auto)."
-    (verdict,) = work(
-        readings(question),
-        None,
-        detect_intent(question),
-        (line,),
-        (),
-        tempo=None,
-        tempo_asked=False,
-        programme=False,
-        judge=True,
-    )
+    (verdict,) = worked(question, (line,), judge=True)
     # 40 ms is inside the release range but this is an attack: compared with 5-20 ms.
     assert verdict.text == "40 ms is slower than the 5-20 ms the guidance gives for the attack."
