@@ -52,7 +52,13 @@ from codette_desktop.engine.intent import (
 from codette_desktop.engine.knowledge import TYPE_BOOST, KnowledgeBase, SearchResult
 from codette_desktop.engine.language import Gloss, gloss
 from codette_desktop.engine.memory import MemoryStore
-from codette_desktop.engine.numbers import Reading, note_value, readings, without_readings
+from codette_desktop.engine.numbers import (
+    NoteValue,
+    Reading,
+    note_value,
+    readings,
+    without_readings,
+)
 from codette_desktop.engine.perspectives import (
     DEFAULT_PERSPECTIVE,
     INSTRUCTIONS,
@@ -67,7 +73,7 @@ from codette_desktop.engine.smalltalk import (
     small_talk_confidence,
     small_talk_kind,
 )
-from codette_desktop.engine.symptoms import find_symptoms, phrase_terms
+from codette_desktop.engine.symptoms import Symptom, find_symptoms, phrase_terms
 from codette_desktop.engine.topicality import OFF_TOPIC_CONFIDENCE, is_off_topic
 from codette_desktop.errors import ProtocolError
 
@@ -163,6 +169,29 @@ class _Planned:
     resolved_question: str = ""
     off_topic: bool = False
     topic: Topic | None = None
+
+
+@dataclass(frozen=True)
+class _Question:
+    """A studio question understood: its words, intent, numbers and what it continues."""
+
+    text: str  # English, or the English gloss
+    query: str  # the text without its readings' numbers, for retrieval
+    terms: tuple[str, ...]
+    named: tuple[str, ...]  # track types the question names itself
+    intent: Intent
+    topic: Topic | None  # the session topic it follows up on
+    symptoms: tuple[Symptom, ...]
+    own_readings: tuple[Reading, ...]
+    readings: tuple[Reading, ...]  # its own plus those carried from the topic
+    values: tuple[Reading, ...]  # the session's numbers after it
+    note: NoteValue | None
+    expansion: dict[str, float]  # implied index terms and their weights
+    line_terms: frozenset[str]  # the terms that pick knowledge lines
+
+    @property
+    def all_terms(self) -> frozenset[str]:
+        return frozenset((*self.terms, *self.expansion))
 
 
 class CodetteEngine:
@@ -269,47 +298,9 @@ class CodetteEngine:
         small_talk = small_talk_kind(message)
         if small_talk is not None:
             return _Planned(small_talk_confidence(message), SmallTalk(small_talk, context), glossed)
-        text = glossed.text
-        topic = Topic.from_json(self._memory.topic(session_id))
-        # Retrieval reads the words; a reading's number ("-6 LUFS") is where the user is,
-        # not what the question is about.
-        query = without_readings(text)
-        terms = tokenize(query)
-        intent = detect_intent(text)
-        named = track_types_named(terms)
-        selected_family = context.selected.family if context.selected else None
-        current_family = named[0] if named else selected_family
-        active = topic if is_follow_up(text, terms, topic, current_family) else None
-        symptoms = find_symptoms(text)
-        own = readings(text)
-        values = merge_values(own, active)
-        carried = tuple(r for r in values if active and r not in own)
-        all_readings = (*own, *carried)
-
-        expansion: dict[str, float] = dict.fromkeys(phrase_terms(text), 1.0)
-        for symptom in symptoms:
-            expansion.update(dict.fromkeys(symptom.terms, 1.0))
-        boosts: dict[str, float] = {}
-        # The track the question names ("compress vocals") outranks the selected one.
-        track_types = named or context.track_types
-        # "How should I EQ this?" with a track selected is about that track above all.
-        type_boost = _THIS_TRACK_BOOST if not named and _DEICTIC.search(text) else TYPE_BOOST
-        if active is not None:
-            for term in active.terms:
-                expansion.setdefault(term, _TOPIC_WEIGHT)
-            boosts[active.entry_id] = _FOLLOW_UP_BOOST
-            if not track_types and active.track_family:
-                track_types = (active.track_family,)
-        result = self._knowledge.search_detailed(
-            query,
-            track_types=track_types,
-            limit=8,
-            expansion=expansion,
-            boosts=boosts,
-            type_boost=type_boost,
-            prefer=(_ENTRY_LEVEL if intent.explain else frozenset())
-            | (_COMPARISON if intent.kind == "difference" else frozenset()),
-        )
+        question = self._understand(glossed, context, session_id)
+        active, intent, text = question.topic, question.intent, question.text
+        result = self._search(question, context)
         resolved = text  # for another language, its English gloss
         if active is not None:
             resolved = f"{resolved} (following up on: {active.entry_title})"
@@ -321,26 +312,16 @@ class CodetteEngine:
         if not result.hits and context.selected is not None:
             result = self._fallback_on_track(result, context)
 
-        all_terms = frozenset((*terms, *expansion))
-        causes = frozenset(t for symptom in symptoms for t in symptom.terms)
-        # Lines are chosen by the question's own words (and what its wording implies), not
-        # by a follow-up's topic words: "and Apple Music?" wants the Apple Music line.
-        line_terms = frozenset(
-            (*tokenize(content_text(query)), *(t for t, w in expansion.items() if w >= 1.0))
+        bpm = next((r.value for r in question.readings if r.unit == "bpm"), None)
+        # The question's own numbers answer it (a note length at a tempo, a platform's gain
+        # change), so no entry needs to hold the value itself.
+        computed = (question.note is not None and (bpm or context.bpm) is not None) or any(
+            r.unit in ("lufs", "dbtp") for r in question.own_readings
         )
-        note = note_value(text)
-        bpm = next((r.value for r in all_readings if r.unit == "bpm"), None)
-        computed = (note is not None and (bpm is not None or context.bpm is not None)) or any(
-            r.unit in ("lufs", "dbtp") for r in own
-        )
-        candidates = self._candidates(
-            result, intent, line_terms, all_readings, causes, computed, asks_for_start(text), text
-        )
-        if active is not None and not self._has_subject(terms):
+        candidates = self._candidates(result, question, computed)
+        if active is not None and not self._has_subject(question.terms):
             # "What ratio?" stays with the topic when its entry can answer it.
-            candidates = self._prefer_topic(
-                candidates, active, intent, line_terms, all_readings, text
-            )
+            candidates = self._prefer_topic(candidates, active, question)
         chosen = candidates[0] if candidates else None
         # Related entries are close matches only: a weak neighbour is noise (or worse, a
         # single-track rule next to a question about the master).
@@ -349,28 +330,17 @@ class CodetteEngine:
             for e, s in result.hits[:4]
             if (chosen is None or e.id != chosen.entry.id) and s >= _CLOSE_MATCH * result.hits[0][1]
         )
-        alternative = None
-        if len(candidates) > 1:
-            alternative = candidates[1].facts
-        confidence = self._confidence(result, candidates, glossed)
-        tempo: TempoGrid | None
+        tempo = context.tempo
         if bpm is not None:
             beats, unit = context.time_signature or (4, 4)
             tempo = TempoGrid(bpm, beats, unit)
-        else:
-            tempo = context.tempo
         selected = context.selected
-        track_family = (
-            selected.family
-            if selected
-            else (named[0] if named else (active.track_family if active else None))
-        )
-        programme = bool(_PROGRAMME.search(text)) or track_family in PROGRAMME_FAMILIES
-        analyses = (
-            tuple(self._memory.recent_analyses(session_id, 3))
-            if wants_analysis(message, terms)
-            else ()
-        )
+        # The track the answer is about: selected, else named, else the topic's.
+        track_family = active.track_family if active else None
+        if question.named:
+            track_family = question.named[0]
+        if selected is not None:
+            track_family = selected.family
         same_topic = (
             active is not None and chosen is not None and chosen.entry.id == active.entry_id
         )
@@ -379,22 +349,26 @@ class CodetteEngine:
             question=message,
             gloss=glossed,
             intent=intent,
-            terms=all_terms,
+            terms=question.all_terms,
             candidates=candidates,
             related=related,
             context=context,
-            readings=all_readings,
-            note=note,
+            readings=question.readings,
+            note=question.note,
             tempo=tempo,
             tempo_asked=bpm is not None,
-            programme=programme,
+            programme=bool(_PROGRAMME.search(text)) or track_family in PROGRAMME_FAMILIES,
             platforms=tuple(name for name, pattern in _PLATFORMS if pattern.search(text)),
             judge=asks_judgement(text),
-            analyses=analyses,
-            cause=symptoms[0].cause if symptoms else None,
+            analyses=(
+                tuple(self._memory.recent_analyses(session_id, 3))
+                if wants_analysis(message, question.terms)
+                else ()
+            ),
+            cause=question.symptoms[0].cause if question.symptoms else None,
             follow_up_title=active.entry_title if same_topic and active else None,
             broad=result.broad,
-            alternative=alternative,
+            alternative=candidates[1].facts if len(candidates) > 1 else None,
         )
         new_topic = None
         if chosen is not None:
@@ -406,10 +380,78 @@ class CodetteEngine:
                 terms=tuple(dict.fromkeys((*kept, *result.key_terms)))[:12],
                 track_family=track_family,
                 track_name=selected.name if selected else (active.track_name if active else None),
-                values=values,
+                values=question.values,
             )
+        confidence = self._confidence(result, candidates, glossed)
         return _Planned(
             confidence, AnswerComposer(plan), glossed, intent.kind, resolved, False, new_topic
+        )
+
+    def _understand(self, glossed: Gloss, context: DawContext, session_id: str) -> _Question:
+        """What the (English or glossed) question asks, and what it continues."""
+        text = glossed.text
+        # Retrieval reads the words; a reading's number ("-6 LUFS") is where the user is,
+        # not what the question is about.
+        query = without_readings(text)
+        terms = tokenize(query)
+        named = track_types_named(terms)
+        selected_family = context.selected.family if context.selected else None
+        topic = Topic.from_json(self._memory.topic(session_id))
+        current_family = named[0] if named else selected_family
+        active = topic if is_follow_up(text, terms, topic, current_family) else None
+        own = readings(text)
+        values = merge_values(own, active)
+        carried = tuple(r for r in values if active and r not in own)
+        symptoms = find_symptoms(text)
+        expansion: dict[str, float] = dict.fromkeys(phrase_terms(text), 1.0)
+        for symptom in symptoms:
+            expansion.update(dict.fromkeys(symptom.terms, 1.0))
+        if active is not None:
+            for term in active.terms:
+                expansion.setdefault(term, _TOPIC_WEIGHT)
+        # Lines are chosen by the question's own words (and what its wording implies), not
+        # by a follow-up's topic words: "and Apple Music?" wants the Apple Music line.
+        line_terms = frozenset(
+            (*tokenize(content_text(query)), *(t for t, w in expansion.items() if w >= 1.0))
+        )
+        return _Question(
+            text=text,
+            query=query,
+            terms=tuple(terms),
+            named=named,
+            intent=detect_intent(text),
+            topic=active,
+            symptoms=symptoms,
+            own_readings=own,
+            readings=(*own, *carried),
+            values=values,
+            note=note_value(text),
+            expansion=expansion,
+            line_terms=line_terms,
+        )
+
+    def _search(self, question: _Question, context: DawContext) -> SearchResult:
+        """The knowledge base searched with all the question implies."""
+        active, intent = question.topic, question.intent
+        boosts: dict[str, float] = {}
+        # The track the question names ("compress vocals") outranks the selected one.
+        track_types = question.named or context.track_types
+        # "How should I EQ this?" with a track selected is about that track above all.
+        deictic = not question.named and _DEICTIC.search(question.text)
+        type_boost = _THIS_TRACK_BOOST if deictic else TYPE_BOOST
+        if active is not None:
+            boosts[active.entry_id] = _FOLLOW_UP_BOOST
+            if not track_types and active.track_family:
+                track_types = (active.track_family,)
+        return self._knowledge.search_detailed(
+            question.query,
+            track_types=track_types,
+            limit=8,
+            expansion=question.expansion,
+            boosts=boosts,
+            type_boost=type_boost,
+            prefer=(_ENTRY_LEVEL if intent.explain else frozenset())
+            | (_COMPARISON if intent.kind == "difference" else frozenset()),
         )
 
     @staticmethod
@@ -418,18 +460,15 @@ class CodetteEngine:
         return any(t not in plain for t in terms)
 
     def _prefer_topic(
-        self,
-        candidates: tuple[Candidate, ...],
-        topic: Topic,
-        intent: Intent,
-        terms: frozenset[str],
-        question_readings: Sequence[Reading],
-        question: str,
+        self, candidates: tuple[Candidate, ...], topic: Topic, question: _Question
     ) -> tuple[Candidate, ...]:
         entry = self._knowledge.get(topic.entry_id)
         if entry is None:
             return candidates
-        facts = pick_facts(entry, intent, terms, question_readings, question=question)
+        intent = question.intent
+        facts = pick_facts(
+            entry, intent, question.line_terms, question.readings, question=question.text
+        )
         if facts.fit < 1.0 or not gives_values_for(entry, intent.aspects):
             return candidates  # the topic's entry lacks what is asked: look elsewhere
         score = next((c.score for c in candidates if c.entry.id == entry.id), 0.0)
@@ -457,23 +496,16 @@ class CodetteEngine:
         )
 
     def _candidates(
-        self,
-        result: SearchResult,
-        intent: Intent,
-        terms: frozenset[str],
-        question_readings: Sequence[Reading],
-        causes: frozenset[str],
-        computed: bool,
-        wants_start: bool,
-        question: str,
+        self, result: SearchResult, question: _Question, computed: bool
     ) -> tuple[Candidate, ...]:
-        """Close matches ranked by score and by how well their lines carry the fact.
+        """Close matches ranked by score and by how much of the question they can answer.
 
-        ``computed``: the question's own numbers give the answer (a note length at a
-        tempo, a platform's gain change), so no entry needs to hold the value itself.
+        ``computed``: the question's own numbers give the answer, so every entry "has" it.
         """
         if not result.hits:
             return ()
+        causes = frozenset(t for symptom in question.symptoms for t in symptom.terms)
+        wants_start = asks_for_start(question.text)
         top = result.hits[0][1]
         ranked: list[tuple[float, Candidate]] = []
         for entry, score in result.hits[:_MAX_CANDIDATES]:
@@ -481,12 +513,12 @@ class CodetteEngine:
                 break
             facts = pick_facts(
                 entry,
-                intent,
-                terms,
-                question_readings,
+                question.intent,
+                question.line_terms,
+                question.readings,
                 causes,
                 wants_start=wants_start,
-                question=question,
+                question=question.text,
             )
             fit = 1.0 if computed else facts.fit
             rank = score * (0.75 + 0.25 * fit)
