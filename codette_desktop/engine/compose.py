@@ -38,7 +38,7 @@ from codette_desktop.engine.opening import lead_in, opening
 from codette_desktop.engine.perspectives import Material, render
 from codette_desktop.engine.readings import Worked, work
 from codette_desktop.engine.smalltalk import STARTER_QUESTIONS
-from codette_desktop.engine.wording import lower_first, sentence
+from codette_desktop.engine.wording import lower_first
 
 # A question with only generic studio words ("how do I make my mix better?") is told so
 # plainly, in one clause, before the move that helps most mixes.
@@ -295,7 +295,3 @@ def _secondary(rest: Sequence[str], rng: random.Random) -> tuple[str, ...]:
         chosen.add(rng.choices(ranks, weights=[1.0 / (r + 1) for r in ranks])[0])
     return tuple(rest[r] for r in sorted(chosen))
 
-
-def key_sentence(key: Sequence[str]) -> str:
-    """The key lines as one text (what a follow-up or a test looks for)."""
-    return " ".join(sentence(line) for line in key)

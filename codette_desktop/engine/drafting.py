@@ -8,7 +8,7 @@ answers, and appends a composer's ``extras`` when the wording choices run out.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from codette_desktop.engine.grounding import GroundingFact
@@ -24,7 +24,6 @@ class Draft:
     facts: tuple[GroundingFact, ...] = ()
     context_notes: tuple[str, ...] = ()
     analysis_notes: tuple[str, ...] = ()
-    extra_lines: tuple[str, ...] = field(default=())  # lines added to make a repeat new
 
     def extended(self, line: str) -> Draft:
         """This draft with one more line (used when every redraw repeated an answer)."""
@@ -35,7 +34,6 @@ class Draft:
             self.facts,
             self.context_notes,
             self.analysis_notes,
-            (*self.extra_lines, line),
         )
 
 

@@ -36,9 +36,6 @@ TRUE_PEAK_CEILING_DBTP = -1.0
 LOUD_MASTER_CEILING_DBTP = -2.0
 # Masters louder than this are "very loud" in the sense above.
 LOUD_MASTER_LUFS = -14.0
-# Broadcast programme loudness: EBU R128 -23 LUFS, ATSC A/85 -24 LKFS.
-EBU_R128_LUFS = -23.0
-ATSC_A85_LKFS = -24.0
 # A premaster (the mix sent to mastering) peaks around -6 dBFS, with no limiter on it.
 PREMASTER_PEAK_DBFS = -6.0
 # Monitoring: about 79-85 dB SPL at the mix position (small to large rooms).
