@@ -134,12 +134,13 @@ def pick_facts(
         t: math.log(1.0 + count / df) if (df := sum(1 for lt in line_terms if t in lt)) else 0.0
         for t in wanted
     }
-    scores: list[float] = []
-    overlaps: list[float] = []
-    value_lines: list[bool] = []
-    for index, (line, held) in enumerate(zip(lines, line_terms, strict=True)):
+    percent = bool(aspects & _PERCENT_TERMS)
+
+    def score_of(line: str, held: frozenset[str]) -> tuple[float, float, bool]:
+        """The line's score, its word overlap with the question, and whether it holds a
+        value of the asked kind."""
         overlap = sum(weights[t] * idf[t] for t in wanted if t in held)
-        values = intent_values(line, intent.kind, percent=bool(aspects & _PERCENT_TERMS))
+        values = intent_values(line, intent.kind, percent=percent)
         has_value = values > 0
         # The kind of value asked for, more for a line that gives several (a full setting).
         score = overlap + (1.2 + 0.15 * min(values, 4) if has_value else 0.0)
@@ -169,8 +170,14 @@ def pick_facts(
         elif intent.kind in ("general", "steps"):
             # "How do I compress vocals?" wants the starting setting, the line with numbers.
             score += 0.15 * min(6, len(_NUMBER.findall(line)))
-        score += 0.6 * (count - index) / count  # the entry's own order: its lead line first
-        scores.append(score)
+        return score, overlap, has_value
+
+    scores: list[float] = []
+    overlaps: list[float] = []
+    value_lines: list[bool] = []
+    for index, (line, held) in enumerate(zip(lines, line_terms, strict=True)):
+        score, overlap, has_value = score_of(line, held)
+        scores.append(score + 0.6 * (count - index) / count)  # the entry's lead line first
         overlaps.append(overlap)
         value_lines.append(has_value)
     order = sorted(range(count), key=lambda i: (-scores[i], i))
@@ -209,8 +216,12 @@ def pick_facts(
     fit = sum(parts) / len(parts) if parts else 1.0
     key_lines = tuple(lines[i] for i in key)
     summary_terms = _line_terms(entry.summary)
+    summary_score = score_of(entry.summary, summary_terms)[0]
     if intent.compared and all(group & summary_terms for group in intent.compared):
         # An entry about exactly this difference sums it up in its summary.
+        key_lines = (entry.summary, *key_lines[:1])
+    elif intent.kind in ("steps", "general", "diagnosis") and summary_score > scores[best]:
+        # "How should I process podcast dialogue?": the summary is the whole recipe.
         key_lines = (entry.summary, *key_lines[:1])
     elif intent.explain or (intent.kind in ("general", "steps") and overlaps[best] == 0.0):
         # "What is a de-esser?": the entry's summary is the answer; its best line follows.

@@ -102,11 +102,17 @@ def _fit(text: str) -> str | None:
     return text if len(text) <= _MAX_ECHO else None
 
 
+# A knowledge line that starts with its own label ("Spotify: -14 LUFS ...").
+_LABELLED = re.compile(r"^[^:;,.]{1,30}:\s")
+
+
 def opening(lead: str | None, key_lines: Sequence[str]) -> str:
     """The opening paragraph: the lead-in joined to the key line(s)."""
     first, *more = key_lines
     if lead is None:
         text = sentence(first)
+    elif lead.endswith(":") and _LABELLED.match(first):
+        text = f"{lead[:-1]} — {sentence(first)}"  # not two colons in a row
     elif lead.endswith((":", ",")):
         text = f"{lead} {sentence(lower_first(first))}"
     else:
