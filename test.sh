@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Sets up everything the tests need (system packages, .venv with test tools, an X server
-# with a tray host, PulseAudio with a null sink) and runs every check and test.
+# with a tray host, PulseAudio with a null sink, a local model server) and runs every
+# check and test.
 # Extra arguments go to pytest, e.g. ./test.sh -k chat
 set -euo pipefail
 cd "$(dirname "$0")"
 bash scripts/install-system-deps.sh test
 bash scripts/setup-venv.sh test
+# llama.cpp's model server for the `llm` tests: compiled once, then cached (minutes the
+# first time, instant after).
+bash scripts/setup-llm-server.sh >/dev/null
 export PATH="$PWD/.venv/bin:$PATH"
 # Test runs never touch the user's real data or numba cache.
 export CODETTE_CACHE_DIR="${CODETTE_CACHE_DIR:-$PWD/.cache/codette}"

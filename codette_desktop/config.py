@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from codette_desktop.errors import ConfigError
 
@@ -34,6 +35,15 @@ DEFAULT_ALLOWED_ORIGINS: tuple[str, ...] = tuple(
 )
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# Time a local model gets to start answering (connecting and its first token) before the
+# built-in engine answers instead. The first token waits until the whole prompt is read:
+# SmolLM2-135M read the builder's ~420-token prompt in 1.7-3.8 s on 2 shared cores
+# (4-9 ms a token, bench/llm_bench.py). A 7B model does ~50x that work per token;
+# llama.cpp on a 4-core laptop CPU is commonly reported at 20-30 prompt tokens/s (15-21 s
+# for this prompt), on a 6-8 core desktop 50+ (under 10 s), and Ollama or LM Studio may
+# first spend up to ~10 s loading the model. 30 s covers the laptop with a cold load; a
+# 2-core machine is too slow for a 7B model whatever the timeout (90 s or more here).
+DEFAULT_LLM_TIMEOUT_S = 30.0
 
 
 def default_data_dir() -> Path:
@@ -107,6 +117,13 @@ class Settings:
     start_at_login: bool = False
     start_minimised: bool = False
     log_level: str = "INFO"
+    # A local model (Ollama, LM Studio, llama.cpp's server) at an OpenAI-compatible base
+    # URL such as http://127.0.0.1:11434/v1; empty: the built-in engine answers alone.
+    llm_url: str = ""
+    llm_model: str = ""  # empty: the server's first model
+    # Sent only as an Authorization header to llm_url: never logged, never shown.
+    llm_api_key: str | None = field(default=None, repr=False)
+    llm_timeout_s: float = DEFAULT_LLM_TIMEOUT_S
     data_dir: Path = field(default_factory=default_data_dir)
     cache_dir: Path = field(default_factory=default_cache_dir)
     # Settings whose value came from CODETTE_* or a flag and was not changed since: saving
@@ -187,6 +204,19 @@ def validate(s: Settings) -> None:
         raise ConfigError("max_concurrent_analyses must be at least 1")
     if s.log_level not in LOG_LEVELS:
         raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)}, not {s.log_level!r}")
+    if s.llm_url and not _is_http_url(s.llm_url):
+        raise ConfigError(f"llm_url must be an http:// or https:// URL, not {s.llm_url!r}")
+    if not 1 <= s.llm_timeout_s <= 600:
+        raise ConfigError(f"llm_timeout_s must be 1 to 600, not {s.llm_timeout_s!r}")
+
+
+def _is_http_url(text: str) -> bool:
+    try:
+        url = urlsplit(text)
+        url.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return url.scheme in ("http", "https") and bool(url.hostname)
 
 
 def _coerce(name: str, raw: Any, target: Any) -> Any:
@@ -237,6 +267,7 @@ _FIELD_KINDS: dict[str, Any] = {
     "max_concurrent_analyses": int, "allow_client_capture": bool, "start_at_login": bool,
     "capture_allowed_origins": "tuple", "capture_denied_origins": "tuple",
     "start_minimised": bool, "log_level": str, "data_dir": Path, "cache_dir": Path,
+    "llm_url": str, "llm_model": str, "llm_api_key": "str | None", "llm_timeout_s": float,
 }
 
 

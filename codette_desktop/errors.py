@@ -10,6 +10,9 @@
     ├── AudioDeviceError       the audio interface is missing, busy or vanished
     │                          (wire code ``capture_unavailable``)
     ├── MemoryStoreError       the chat memory database cannot be read or written
+    ├── LLMError               the configured local model did not answer (unreachable, too
+    │                          slow, refused, or broke off); ``reason`` says which, in words
+    │                          for the user; the built-in engine answers instead
     └── ServerError            the local server cannot run
         └── AddressInUseError  the port is taken by another program
 
@@ -74,6 +77,16 @@ class AudioDeviceError(CodetteError):
 
 class MemoryStoreError(CodetteError):
     """The chat memory database failed."""
+
+
+class LLMError(CodetteError):
+    """The local model server failed. ``reason`` is short and user-readable, e.g.
+    "connection refused at http://127.0.0.1:8080/v1", "no first token within 20 s",
+    "model server error 500: ...", "stream ended early"; show it and answer without it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class ServerError(CodetteError):

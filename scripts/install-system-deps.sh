@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Codette Desktop needs.
 #   scripts/install-system-deps.sh runtime   -> PortAudio and the libraries Qt's xcb plugin loads
-#   scripts/install-system-deps.sh test      -> runtime + Xvfb, a tray host, PulseAudio, Chromium
+#   scripts/install-system-deps.sh test      -> runtime + Xvfb, a tray host, PulseAudio, Chromium,
+#                                               a C++ toolchain for the test model server
 # Skips quietly when everything is already there; needs root (or sudo) otherwise.
 set -euo pipefail
 profile="${1:-runtime}"
@@ -11,7 +12,8 @@ runtime=(libportaudio2 libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontco
          libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1
          libxcb-xfixes0 libglib2.0-0 fonts-dejavu-core)
 test_extra=(xvfb trayer x11-utils xdotool pulseaudio pulseaudio-utils libasound2-plugins
-            chromium imagemagick binutils desktop-file-utils)
+            chromium imagemagick binutils desktop-file-utils
+            g++ cmake make)  # scripts/setup-llm-server.sh compiles llama.cpp
 
 packages=("${runtime[@]}")
 [ "$profile" = "test" ] && packages+=("${test_extra[@]}")

@@ -13,6 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from app_process import AppProcess, running_app
+from llm_server import NOT_BUILT, LLMServer, running_llm_server, server_paths
 
 
 @pytest.fixture(scope="session")
@@ -55,3 +56,20 @@ def client(app_server: AppProcess) -> Iterator[Client]:
     c = Client(app_server.ws_url)
     yield c
     c.close()
+
+
+@pytest.fixture(scope="session")
+def llm_server_paths() -> tuple[Path, Path]:
+    """The model server's python and GGUF model (tests that need them are marked ``llm``)."""
+    paths = server_paths()
+    if paths is None:
+        pytest.skip(NOT_BUILT)
+    return paths
+
+
+@pytest.fixture(scope="session")
+def llm_server(llm_server_paths: tuple[Path, Path]) -> Iterator[LLMServer]:
+    """One llama.cpp server with SmolLM2-135M for the session (tests that kill it or need
+    other options start their own with ``running_llm_server``)."""
+    with running_llm_server(llm_server_paths) as server:
+        yield server

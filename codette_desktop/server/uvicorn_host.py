@@ -61,11 +61,11 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
                 self.conn.send_close(1007)  # RFC 6455 §8.1: invalid UTF-8
                 self.handle_parser_exception()
                 return
-            self.queue.put_nowait({"type": "websocket.receive", "text": text,
-                                   "size": len(data)})
+            message: Any = {"type": "websocket.receive", "text": text}
         else:
-            self.queue.put_nowait({"type": "websocket.receive", "bytes": data,
-                                   "size": len(data)})
+            message = {"type": "websocket.receive", "bytes": data}
+        message["size"] = len(data)  # an extra key: ASGI apps ignore what they do not read
+        self.queue.put_nowait(message)
         self.queued_bytes += len(data)
         if not self.read_paused and (self.queue.qsize() >= MAX_QUEUED_MESSAGES
                                      or self.queued_bytes >= MAX_QUEUED_BYTES):
@@ -73,8 +73,8 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
             self.transport.pause_reading()
 
     async def receive(self) -> Any:
-        message = await self.queue.get()
-        self.queued_bytes -= message.get("size", 0)
+        message: Any = await self.queue.get()
+        self.queued_bytes -= int(message.get("size", 0))
         if self.read_paused and self.queue.qsize() <= MAX_QUEUED_MESSAGES // 2 and \
                 self.queued_bytes < MAX_QUEUED_BYTES // 2:
             self.read_paused = False

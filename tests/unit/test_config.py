@@ -90,3 +90,47 @@ def test_flags_and_env_are_not_persisted_unless_changed(tmp_path: Path) -> None:
     assert saved["start_minimised"] is True
     save_settings(s.replace(port=8124), path)  # changed in the dialog: saved
     assert json.loads(path.read_text())["port"] == 8124
+
+
+def test_llm_settings_default_to_the_built_in_engine_alone() -> None:
+    s = Settings()
+    assert (s.llm_url, s.llm_model, s.llm_api_key) == ("", "", None)
+    assert 1 <= s.llm_timeout_s <= 600
+
+
+def test_llm_settings_from_file_and_environment(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"llm_url": "http://127.0.0.1:11434/v1", "llm_model": "qwen2.5:7b"}))
+    s = load_settings(config_path=path, environ={"CODETTE_LLM_TIMEOUT_S": "45",
+                                                 "CODETTE_LLM_API_KEY": "sk-local"})
+    assert (s.llm_url, s.llm_model, s.llm_timeout_s) == (
+        "http://127.0.0.1:11434/v1", "qwen2.5:7b", 45.0)
+    assert s.llm_api_key == "sk-local"
+    assert load_settings(config_path=path, environ={"CODETTE_LLM_API_KEY": ""}).llm_api_key is None
+
+
+def test_the_llm_api_key_is_not_in_the_repr() -> None:
+    s = Settings(llm_url="https://models.example:8443/v1", llm_api_key="sk-secret-123")
+    assert "sk-secret-123" not in repr(s)
+    assert "llm_url='https://models.example:8443/v1'" in repr(s)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [{"llm_url": "127.0.0.1:11434/v1"}, {"llm_url": "ftp://127.0.0.1/v1"},
+     {"llm_url": "http://"}, {"llm_url": "http://[::1/v1"}, {"llm_url": "http://host:port/v1"},
+     {"llm_url": 11434}, {"llm_timeout_s": 0.5}, {"llm_timeout_s": 601},
+     {"llm_timeout_s": "soon"}, {"llm_model": None}],
+)
+def test_invalid_llm_settings_are_refused_naming_the_setting(
+        tmp_path: Path, values: dict[str, object]) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps(values))
+    with pytest.raises(ConfigError, match=next(iter(values))):
+        load_settings(config_path=path, environ={})
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:11434/v1", "http://localhost:1234/v1",
+                                 "https://gpu-box.lan/v1", "http://[::1]:8080/v1"])
+def test_valid_llm_urls(url: str) -> None:
+    assert Settings(llm_url=url, llm_timeout_s=1).llm_url == url

@@ -1,0 +1,136 @@
+"""Run llama.cpp's OpenAI-compatible server (llama-cpp-python[server]) with SmolLM2-135M for
+the `llm` tests and bench/llm_bench.py. scripts/setup-llm-server.sh builds it and writes
+where the python and the model are; ``LLM_SERVER_PYTHON``/``LLM_SERVER_MODEL`` override.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+ENV_FILE = REPO / ".venv-llm" / "llm-server.env"
+MODEL_ALIAS = "smollm2-135m-instruct"
+# Sized for the tests: the grounded prompt is ~450 tokens, answers are capped well below.
+N_CTX = 2048
+NOT_BUILT = "llama.cpp's model server is not built: run scripts/setup-llm-server.sh"
+
+
+def server_paths() -> tuple[Path, Path] | None:
+    """(python of .venv-llm, the GGUF model), or None when the setup script has not run."""
+    values = dict(os.environ)
+    if ENV_FILE.exists():
+        for line in ENV_FILE.read_text().splitlines():
+            key, _, value = line.partition("=")
+            values.setdefault(key.strip(), value.strip())
+    python, model = values.get("LLM_SERVER_PYTHON"), values.get("LLM_SERVER_MODEL")
+    if not python or not model or not Path(python).exists() or not Path(model).exists():
+        return None
+    return Path(python), Path(model)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LLMServer:
+    process: subprocess.Popen[str]
+    port: int
+    model: str = MODEL_ALIAS
+    started_s: float = 0.0  # launch to the first model list
+    lines: deque[str] = field(default_factory=lambda: deque(maxlen=5000))  # its output
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def connections(self) -> int:
+        """Established TCP connections on the server's port (clients being served)."""
+        conns = psutil.Process(self.process.pid).net_connections(kind="tcp")
+        return sum(1 for c in conns
+                   if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == self.port)
+
+    def wait_for_line(self, text: str, timeout: float = 10.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if text in line:
+                    return line
+            time.sleep(0.05)
+        raise AssertionError(f"no server log line with {text!r} within {timeout} s:\n"
+                             + "\n".join(list(self.lines)[-20:]))
+
+    def kill(self) -> None:
+        """SIGKILL: the way a crashed model server goes, with no goodbye on the socket."""
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@contextmanager
+def running_llm_server(paths: tuple[Path, Path], *, api_key: str | None = None,
+                       threads: int = 2, n_ctx: int = N_CTX,
+                       timeout: float = 60.0) -> Iterator[LLMServer]:
+    """Start the server on a free loopback port, wait for ``GET /v1/models``, stop it after.
+
+    Requests are queued rather than interrupting the one in progress (llama-cpp-python's
+    default interrupts it; Ollama and LM Studio queue), so concurrent tests see a real queue.
+    """
+    python, model = paths
+    port = free_port()
+    command = [str(python), "-m", "llama_cpp.server", "--model", str(model),
+               "--model_alias", MODEL_ALIAS, "--host", "127.0.0.1", "--port", str(port),
+               "--n_ctx", str(n_ctx), "--n_threads", str(threads),
+               "--n_threads_batch", str(threads), "--interrupt_requests", "False"]
+    if api_key:
+        command += ["--api_key", api_key]
+    started = time.monotonic()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, text=True, errors="replace")
+    server = LLMServer(process, port)
+    assert process.stdout is not None
+    stdout = process.stdout
+    reader = threading.Thread(target=lambda: server.lines.extend(stdout), daemon=True)
+    reader.start()
+    try:
+        _wait_until_serving(server, api_key, started + timeout)
+        server.started_s = time.monotonic() - started
+        yield server
+    finally:
+        server.stop()
+        reader.join(timeout=5)
+
+
+def _wait_until_serving(server: LLMServer, api_key: str | None, deadline: float) -> None:
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            break
+        with suppress(httpx.HTTPError):
+            if httpx.get(f"{server.base_url}/models", headers=headers, timeout=2).is_success:
+                return
+        time.sleep(0.1)
+    server.stop()
+    raise RuntimeError("llama.cpp's server did not serve its model list:\n"
+                       + "\n".join(list(server.lines)[-30:]))
