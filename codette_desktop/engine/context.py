@@ -1,9 +1,16 @@
 """Reading the DAW context of a chat message: tracks, levels, tempo.
 
-The protocol layer has type-checked the shape, but any key may be absent, ``None`` or odd,
-so every reader here is tolerant: a value it cannot use is ignored, never an error.
-Everything returned is plain data and text; :mod:`codette_desktop.engine.chat` decides
-where it goes in an answer.
+The context arrives as a plain mapping, shaped as the browser DAW sends it (see
+FRONTEND_CONTRACT §2): ``selected_track`` ``{id, name, type, volume, pan, muted, soloed,
+armed, inserts, sends}`` where ``volume`` is the *fader position* in dB (-60..+12, never a
+measured level) and ``inserts``/``sends`` are counts; ``tracks`` ``[{id, name, type, muted,
+soloed}]``; ``track_counts``; ``is_playing``; ``current_time`` (s); ``bpm`` (that UI always
+sends 120) and ``time_signature``. Other clients may add measured ``peak_level`` and
+``rms_level`` (dBFS) and ``plugins`` (names). Unknown keys are ignored.
+
+Any key may be absent, ``None`` or odd, so every reader here is tolerant: a value it cannot
+use is ignored, never an error. Everything returned is plain data and text;
+:mod:`codette_desktop.engine.compose` decides where it goes in an answer.
 """
 
 from __future__ import annotations
@@ -11,8 +18,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
+
+from codette_desktop.engine.references import PREMASTER_PEAK_DBFS, TRUE_PEAK_CEILING_DBTP
+from codette_desktop.engine.wording import format_db, format_ms
 
 # Level targets. A -6 dBFS peak ceiling per track leaves room for the sum of tracks and
 # for inter-sample peaks; -18 dBFS RMS is where analog-modelled plugins are calibrated
@@ -22,6 +32,16 @@ PEAK_TARGET_DBFS = -6.0
 RMS_TARGET_DBFS = -18.0
 RMS_LOW_DBFS = -36.0
 RMS_HOT_DBFS = -8.0
+# Fader positions worth a remark: far above unity means gain is missing earlier in the
+# chain; the bottom of the frontend's range (-60 dB) is effectively off.
+FADER_HIGH_DB = 6.0
+FADER_OFF_DB = -60.0
+# The browser DAW always sends this tempo (FRONTEND_CONTRACT §2), so from that client it
+# is a default, not the song's tempo.
+FRONTEND_DEFAULT_BPM = 120.0
+# Families whose levels are judged as a programme (master) or a sum of tracks (bus), not
+# by single-track gain staging.
+PROGRAMME_FAMILIES = frozenset({"master", "bus"})
 
 # Track types whose declared name says nothing about the sound, so the name is read instead.
 _GENERIC_TYPES = frozenset({"", "audio", "instrument", "midi", "track", "other", "aux"})
@@ -96,18 +116,6 @@ def _text(value: object) -> str | None:
     return None
 
 
-def format_db(value: float) -> str:
-    """A level with one decimal and an explicit sign for positive values: ``+0.4``."""
-    text = f"{value:+.1f}" if value > 0 else f"{value:.1f}"
-    return "0.0" if text in ("-0.0", "+0.0") else text
-
-
-def format_ms(value: float) -> str:
-    """Milliseconds, dropping a trailing .0 (``500``, ``62.5``)."""
-    rounded = round(value, 1)
-    return f"{rounded:.0f}" if rounded == int(rounded) else f"{rounded:.1f}"
-
-
 @dataclass(frozen=True)
 class TrackInfo:
     """One track of the DAW context, with its family worked out."""
@@ -116,13 +124,21 @@ class TrackInfo:
     name: str | None
     declared_type: str | None
     family: str | None
-    volume_db: float | None
+    volume_db: float | None  # fader position in dB, not a signal level
     pan: float | None
     muted: bool
     soloed: bool
-    peak_dbfs: float | None
+    peak_dbfs: float | None  # measured, when the client sends it
     rms_dbfs: float | None
     plugins: tuple[str, ...]
+    inserts: int | None = None  # number of insert plugins
+    sends: int | None = None  # number of sends
+    armed: bool = False
+
+    @property
+    def is_programme(self) -> bool:
+        """A master or bus: judged by mastering and bus headroom, not -18 dBFS staging."""
+        return self.family in PROGRAMME_FAMILIES
 
     @property
     def label(self) -> str:
@@ -133,8 +149,13 @@ class TrackInfo:
 
     @property
     def type_terms(self) -> tuple[str, ...]:
-        """Track types to boost retrieval with (declared and inferred)."""
-        return tuple(t for t in dict.fromkeys((self.declared_type, self.family)) if t)
+        """Track types to boost retrieval with (declared and inferred).
+
+        Generic declared types ("audio", "instrument") say nothing about the sound, so
+        only the family inferred from the name counts for them.
+        """
+        declared = self.declared_type if self.declared_type not in _GENERIC_TYPES else None
+        return tuple(t for t in dict.fromkeys((declared, self.family)) if t)
 
 
 def read_track(raw: object) -> TrackInfo | None:
@@ -163,7 +184,18 @@ def read_track(raw: object) -> TrackInfo | None:
         peak_dbfs=_number(raw.get("peak_level")),
         rms_dbfs=_number(raw.get("rms_level")),
         plugins=plugins,
+        inserts=_count(raw.get("inserts")),
+        sends=_count(raw.get("sends")),
+        armed=raw.get("armed") is True,
     )
+
+
+def _count(value: object) -> int | None:
+    # A count; a list (of plugin names, say) counts its items.
+    if isinstance(value, list | tuple):
+        return len(value)
+    number = _number(value)
+    return int(number) if number is not None and number >= 0 and number == int(number) else None
 
 
 def infer_family(declared: str | None, name: str | None) -> str | None:
@@ -184,13 +216,22 @@ def infer_family(declared: str | None, name: str | None) -> str | None:
 
 @dataclass(frozen=True)
 class TempoGrid:
-    """Note lengths in milliseconds at a tempo (60000 / bpm ms per quarter note)."""
+    """Note lengths in milliseconds at a tempo (60000 / bpm ms per quarter note).
+
+    ``beats``/``unit`` are the time signature (4/4 unless the DAW says otherwise).
+    """
 
     bpm: float
+    beats: int = 4
+    unit: int = 4
 
     @property
     def quarter_ms(self) -> float:
         return 60000.0 / self.bpm
+
+    @property
+    def bar_ms(self) -> float:
+        return self.quarter_ms * self.beats * 4.0 / self.unit
 
     def note_ms(self, fraction: float) -> float:
         """Length of a note that is ``fraction`` of a whole note (1/8 -> 0.125)."""
@@ -218,10 +259,21 @@ class DawContext:
     bpm: float | None
     genre: str | None
     project_name: str | None
+    track_counts: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    is_playing: bool | None = None
+    current_time: float | None = None  # playhead, seconds
+    time_signature: tuple[int, int] | None = None
+    bpm_is_default: bool = False  # the browser DAW's fixed 120, not the song's tempo
 
     @property
     def is_empty(self) -> bool:
         return not self.tracks and self.selected is None and self.bpm is None
+
+    @property
+    def soloed_others(self) -> tuple[TrackInfo, ...]:
+        """Soloed tracks other than the selected one."""
+        selected_id = self.selected.id if self.selected else None
+        return tuple(t for t in self.tracks if t.soloed and (t.id is None or t.id != selected_id))
 
     @property
     def families(self) -> frozenset[str]:
@@ -230,7 +282,10 @@ class DawContext:
 
     @property
     def tempo(self) -> TempoGrid | None:
-        return TempoGrid(self.bpm) if self.bpm else None
+        if not self.bpm:
+            return None
+        beats, unit = self.time_signature or (4, 4)
+        return TempoGrid(self.bpm, beats, unit)
 
     @property
     def track_types(self) -> tuple[str, ...]:
@@ -258,17 +313,48 @@ def read_context(raw: Mapping[str, object] | None) -> DawContext:
     bpm = _number(raw.get("bpm"))
     if bpm is not None and not 20.0 <= bpm <= 400.0:
         bpm = None  # outside any musical tempo: a unit mix-up, not a tempo
+    counts_raw = raw.get("track_counts")
+    counts = {
+        str(k): c
+        for k, v in (counts_raw.items() if isinstance(counts_raw, Mapping) else ())
+        if (c := _count(v)) is not None
+    }
+    # The browser DAW's context carries track_counts and time_signature; from it a tempo
+    # of exactly 120 is its default, not necessarily the song's.
+    from_frontend = "track_counts" in raw or "time_signature" in raw
+    playing = raw.get("is_playing")
+    current = _number(raw.get("current_time"))
     return DawContext(
         tracks=tracks,
         selected=selected,
         bpm=bpm,
         genre=_text(raw.get("genre")),
         project_name=_text(raw.get("project_name")),
+        track_counts=MappingProxyType(counts),
+        is_playing=playing if isinstance(playing, bool) else None,
+        current_time=current if current is not None and current >= 0 else None,
+        time_signature=_time_signature(raw.get("time_signature")),
+        bpm_is_default=from_frontend and bpm == FRONTEND_DEFAULT_BPM,
     )
 
 
+def _time_signature(value: object) -> tuple[int, int] | None:
+    if not isinstance(value, str):
+        return None
+    match = re.fullmatch(r"\s*(\d{1,2})\s*/\s*(1|2|4|8|16)\s*", value)
+    if match is None or int(match.group(1)) == 0:
+        return None
+    return int(match.group(1)), int(match.group(2))
+
+
 def level_findings(track: TrackInfo) -> list[LevelFinding]:
-    """Headroom and gain-staging problems of one track, each with its gain change."""
+    """Headroom and gain-staging problems of one track, each with its gain change.
+
+    A master or bus is judged as a programme (:func:`programme_findings`): its RMS is
+    not held to the -18 dBFS of single-track gain staging.
+    """
+    if track.is_programme:
+        return programme_findings(track)
     findings: list[LevelFinding] = []
     peak, rms = track.peak_dbfs, track.rms_dbfs
     if peak is not None and peak > PEAK_WARNING_DBFS:
@@ -341,6 +427,79 @@ def level_findings(track: TrackInfo) -> list[LevelFinding]:
     return findings
 
 
+def programme_findings(track: TrackInfo) -> list[LevelFinding]:
+    """Peak problems of a master (true-peak ceiling) or a bus (premaster headroom)."""
+    peak = track.peak_dbfs
+    if peak is None:
+        return []
+    master = track.family == "master"
+    target = TRUE_PEAK_CEILING_DBTP if master else PREMASTER_PEAK_DBFS
+    # A master may peak right up to its ceiling; a bus is flagged 3 dB above its target.
+    if peak <= (target if master else target + 3.0):
+        return []
+    change = target - peak
+    if master:
+        name = "Ceiling change"
+        text = (
+            f"Its peak at {format_db(peak)} dBFS is above the {target:.0f} dBTP ceiling for "
+            f"streaming — set the final limiter to true-peak mode with a {target:.0f} dBTP "
+            f"ceiling (about {abs(change):.1f} dB lower), so lossy encoding does not clip."
+        )
+        step = (
+            f"Set the limiter on your {track.label} to true-peak mode with a {target:.0f} dBTP "
+            f"ceiling."
+        )
+    else:
+        name = "Gain change"
+        text = (
+            f"Its peak at {format_db(peak)} dBFS leaves little headroom for a bus — bring the "
+            f"tracks feeding it down about {abs(change):.1f} dB (a VCA or trims, not a "
+            f"limiter) so it peaks around {target:.0f} dBFS."
+        )
+        step = (
+            f"Lower the tracks feeding your {track.label} by {abs(change):.1f} dB so it peaks "
+            f"around {target:.0f} dBFS."
+        )
+    return [
+        LevelFinding(
+            kind="clipping" if peak >= 0.0 else "headroom",
+            gain_db=change,
+            target_dbfs=target,
+            text=text,
+            math=f"{name} = {target:.1f} − ({format_db(peak)}) = {format_db(change)} dB.",
+            step=step,
+        )
+    ]
+
+
+def fader_note(track: TrackInfo) -> str | None:
+    """A remark on the fader position (``volume``), which is not a signal level."""
+    volume = track.volume_db
+    if volume is None:
+        return None
+    if volume >= FADER_HIGH_DB:
+        return (
+            f"Its fader sits at {format_db(volume)} dB (a fader position, not a signal level): "
+            f"if it needs that much, add the gain earlier with clip gain or the input trim and "
+            f"bring the fader back near 0 dB, where it moves in fine steps."
+        )
+    if volume <= FADER_OFF_DB:
+        return "Its fader is all the way down, so you won't hear changes until you raise it."
+    return None
+
+
+def routing_note(track: TrackInfo, category: str) -> str | None:
+    """A remark on the selected track's insert or send count for the topic at hand."""
+    if category in ("compression", "eq", "dynamics", "saturation", "noise") and track.inserts == 0:
+        return "It has no insert plugins yet, so this starts a fresh chain on it."
+    if category in ("reverb", "delay") and track.sends == 0:
+        return (
+            f"It has no sends yet: put the {category} on an aux/return track at 100% wet and "
+            f"send the track to it, so several tracks can share one space."
+        )
+    return None
+
+
 def level_summary(track: TrackInfo) -> str | None:
     """ "peak -8.0 dBFS, RMS -20.0 dBFS, crest factor 12.0 dB" or None without levels."""
     parts: list[str] = []
@@ -384,12 +543,16 @@ def masking_note(context: DawContext) -> str | None:
 
 def tempo_note(tempo: TempoGrid) -> str:
     """Tempo-synced delay and reverb times."""
+    bar = ""
+    if (tempo.beats, tempo.unit) != (4, 4):
+        bar = f" In {tempo.beats}/{tempo.unit} a bar lasts {format_ms(tempo.bar_ms)} ms."
     return (
         f"At {tempo.bpm:g} BPM a quarter note is {format_ms(tempo.quarter_ms)} ms "
         f"(60000 / {tempo.bpm:g}): 1/8 = {format_ms(tempo.note_ms(1 / 8))} ms, dotted 1/8 = "
         f"{format_ms(tempo.note_ms(3 / 16))} ms, 1/16 = {format_ms(tempo.note_ms(1 / 16))} ms. "
         f"A 1/64-note reverb pre-delay is {format_ms(tempo.note_ms(1 / 64))} ms and a half-note "
         f"decay is {format_ms(tempo.note_ms(1 / 2))} ms, so the tail clears before the next bar."
+        f"{bar}"
     )
 
 

@@ -28,11 +28,16 @@ INTENTS = (
 
 @dataclass(frozen=True, slots=True)
 class GroundingFact:
-    """One knowledge-base line that the answer rests on."""
+    """One knowledge-base line that the answer rests on.
+
+    ``kind`` is "knowledge" for a line of the entry, "computed" for a figure the engine
+    worked out from the question's numbers with the entry's rule (41.7 ms = 60000 / 90 / 16).
+    """
 
     entry_id: str
     entry_title: str
     text: str
+    kind: str = "knowledge"
 
 
 @dataclass(frozen=True, slots=True)

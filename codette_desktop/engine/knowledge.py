@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -41,10 +41,18 @@ _FIELD_WEIGHTS: tuple[tuple[str, int], ...] = (
     ("pitfalls", 1),
 )
 
-# Boost for entries written for the asked-about track type, and a mild discount for
-# entries written for a different one ("any" entries are left alone).
-_TYPE_BOOST = 1.35
+# Boost for entries written for the asked-about track type, less for entries written for
+# it among others ("any" too) or for its family (a drums entry for a kick), and a mild
+# discount for entries written for a different type ("any" entries are left alone).
+TYPE_BOOST = 1.35
+_TYPE_SHARED_BOOST = 1.15
 _TYPE_MISMATCH = 0.85
+# The least share of a type boost an entry gets when it is about none of the asked terms.
+_MIN_TYPE_FOCUS = 0.25
+# Favour for entries named by a preferred term (see search_detailed).
+_PREFER_BOOST = 1.5
+# Extra relevance for an entry whose category is one of the asked terms.
+_CATEGORY_BONUS = 0.3
 # Weight of query words that no entry is about, next to words some entry is about.
 _DESCRIPTIVE_WEIGHT = 0.3
 
@@ -169,6 +177,13 @@ class KnowledgeBase:
         self._index = BM25Index([_document_terms(entry) for entry in self._entries])
         self._entry_types = [track_type_terms(e.track_types) for e in self._entries]
         self._focus_terms = {e.id: _focus_terms(e) for e in self._entries}
+        self._categories = [frozenset(tokenize(e.category)) for e in self._entries]
+        self._title_terms = [frozenset(tokenize(e.title)) for e in self._entries]
+        self._positions = {e.id: i for i, e in enumerate(self._entries)}
+        # Title and keywords only: what an entry is named for, without its category.
+        self._named_terms = [
+            frozenset(tokenize(" ".join((e.title, *e.keywords)))) for e in self._entries
+        ]
         keyword_terms = {t for e in self._entries for k in e.keywords for t in tokenize(k)}
         category_terms = {t for e in self._entries for t in tokenize(e.category)}
         self._topics = frozenset().union(*self._focus_terms.values())
@@ -225,9 +240,26 @@ class KnowledgeBase:
         return self.search_detailed(query, track_types=track_types, limit=limit).hits
 
     def search_detailed(
-        self, query: str, *, track_types: Iterable[str] = (), limit: int = 5
+        self,
+        query: str,
+        *,
+        track_types: Iterable[str] = (),
+        limit: int = 5,
+        expansion: Mapping[str, float] | None = None,
+        boosts: Mapping[str, float] | None = None,
+        type_boost: float = TYPE_BOOST,
+        prefer: frozenset[str] = frozenset(),
     ) -> SearchResult:
-        """Like :meth:`search`, plus the match strength the engine's confidence uses."""
+        """Like :meth:`search`, plus the match strength the engine's confidence uses.
+
+        ``expansion`` adds canonical terms the question implies but does not say (the
+        cause of a described symptom, the topic of a follow-up), each with its weight;
+        ``boosts`` multiplies the scores of the named entries (the entry a follow-up
+        continues). Neither changes which of the question's own words count as studio
+        words (``domain_terms``). ``type_boost`` is the factor for entries written for
+        exactly the asked track type; entries named (title, keywords) by a ``prefer`` term
+        are favoured (the entry-level "basics" entries for a "what is ...?" question).
+        """
         terms = tuple(dict.fromkeys(tokenize(query)))
         specific = tuple(t for t in terms if t not in GENERIC_TERMS)
         key_terms = specific or terms
@@ -237,28 +269,52 @@ class KnowledgeBase:
         weights = {
             t: 1.0 if t in topical or not topical else _DESCRIPTIVE_WEIGHT for t in key_terms
         }
+        for term, weight in (expansion or {}).items():
+            weights[term] = max(weights.get(term, 0.0), weight)
+        ranked_terms = tuple(weights)
+        track_types = tuple(track_types)
         wanted = track_type_terms(track_types)
+        exact = track_type_terms(track_types, parents=False)
         ranked: list[tuple[float, float, int, float]] = []  # relevance, raw, index, focus
-        for item in self._index.score(key_terms, weights=weights):
-            focus = self.focus(self._entries[item.index], key_terms)
-            # An entry about the asked terms beats one that merely mentions them often.
-            ranked.append((item.score * (1.0 + focus), item.score, item.index, focus))
+        asked = set(ranked_terms)
+        for item in self._index.score(ranked_terms, weights=weights):
+            entry = self._entries[item.index]
+            about_terms = self._focus_terms[entry.id]
+            focus = sum(1 for t in asked if t in about_terms) / len(asked)
+            # An entry about the asked terms beats one that merely mentions them often, and
+            # an entry whose category is an asked term is about it above all.
+            in_category = bool(self._categories[item.index] & set(key_terms))
+            about = 1.0 + focus + (_CATEGORY_BONUS if in_category else 0.0)
+            ranked.append((item.score * about, item.score, item.index, focus))
         hits: list[tuple[KnowledgeEntry, float]] = []
         for relevance, _, index, _ in ranked:
-            factor = 1.0
-            if wanted and not self._entries[index].is_general:
-                factor = _TYPE_BOOST if wanted & self._entry_types[index] else _TYPE_MISMATCH
-            hits.append((self._entries[index], round(relevance * factor, 4)))
+            entry = self._entries[index]
+            named = len(asked & self._named_terms[index]) / len(asked) if asked else 0.0
+            factor = (boosts or {}).get(entry.id, 1.0)
+            types = self._entry_types[index]
+            boost = 1.0
+            if exact & types:
+                boost = _TYPE_SHARED_BOOST if entry.is_general else type_boost
+            elif wanted & types:
+                boost = _TYPE_SHARED_BOOST
+            elif wanted and not entry.is_general:
+                factor *= _TYPE_MISMATCH
+            # Written for the track type matters in proportion to being about the question:
+            # a vocal entry on recording is no answer to "how do I gain stage this vocal?".
+            factor *= 1.0 + (boost - 1.0) * max(named, _MIN_TYPE_FOCUS)
+            if prefer and prefer & self._named_terms[index] and self._title_terms[index] & asked:
+                factor *= _PREFER_BOOST
+            hits.append((entry, round(relevance * factor, 4)))
         hits.sort(key=lambda hit: (-hit[1], hit[0].id))
         strength = coverage = focus = magnitude = 0.0
         if ranked:
             # The match quality is judged on the best entry for the words alone, before
             # any track-type boost.
             _, raw, index, focus = max(ranked, key=lambda r: (r[0], -r[2]))
-            ideal = self._index.ideal_score(key_terms, weights=weights)
+            ideal = self._index.ideal_score(ranked_terms, weights=weights)
             strength = min(1.0, raw / ideal) if ideal > 0 else 0.0
             covered = sum(1 for t in key_terms if self._index.document_frequency(t) > 0)
-            coverage = covered / len(key_terms)
+            coverage = covered / len(key_terms) if key_terms else 0.0
             scale = self._index.max_idf()
             magnitude = 1.0 - math.exp(-raw / scale) if scale > 0 else 0.0
         return SearchResult(
@@ -282,13 +338,24 @@ class KnowledgeBase:
         about = self._focus_terms.get(entry.id) or _focus_terms(entry)
         return sum(1 for t in unique if t in about) / len(unique)
 
+    def title_focus(self, entry: KnowledgeEntry, terms: Iterable[str]) -> float:
+        """Share of ``terms`` (canonical) in the entry's title: what it is named for."""
+        unique = tuple(dict.fromkeys(terms))
+        if not unique:
+            return 0.0
+        index = self._positions.get(entry.id)
+        title = self._title_terms[index] if index is not None else frozenset(tokenize(entry.title))
+        return sum(1 for t in unique if t in title) / len(unique)
+
     def is_domain_term(self, term: str) -> bool:
         """True when ``term`` (canonical) belongs to mixing and production."""
         return term in self._domain and term not in EVERYDAY_TERMS
 
 
 def _focus_terms(entry: KnowledgeEntry) -> frozenset[str]:
-    text = " ".join((entry.title, entry.category, *entry.keywords, *entry.track_types))
+    # What an entry is about: its title, category and keywords. Its track types say whom
+    # it is for, which the type boost weighs separately.
+    text = " ".join((entry.title, entry.category, *entry.keywords))
     return frozenset(tokenize(text))
 
 

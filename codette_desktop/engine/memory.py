@@ -1,4 +1,4 @@
-"""Chat memory: one SQLite file holding messages and earlier analyses per session.
+"""Chat memory: one SQLite file holding messages, earlier analyses and topics per session.
 
 WAL journal, one transaction per write: a committed write survives a crash or a
 ``kill -9`` of the process (SQLite "Write-Ahead Logging", §2; with
@@ -7,6 +7,11 @@ chat history and keeps each write well under a millisecond).
 
 One connection is shared by every thread (``check_same_thread=False``) and serialised by
 a lock, so the server can call the store from its worker threads.
+
+Schema versions (``PRAGMA user_version``): 1 = messages and analyses; 2 adds the engine
+that wrote each message and a ``topics`` table (what a session's last studio answer was
+about, so a follow-up after a restart still resolves). Opening a version-1 file migrates
+it in one transaction; a file from a newer version is refused.
 """
 
 from __future__ import annotations
@@ -20,10 +25,10 @@ from typing import Any
 
 from codette_desktop.errors import MemoryStoreError
 
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
 _ROLES = ("user", "assistant")
 
-_SCHEMA = """
+_SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS messages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     session_id TEXT NOT NULL,
@@ -42,6 +47,17 @@ CREATE TABLE IF NOT EXISTS analyses (
 );
 CREATE INDEX IF NOT EXISTS analyses_by_session ON analyses (session_id, id);
 """
+# Script that takes a database from version n - 1 to version n.
+_MIGRATIONS = {
+    2: """
+ALTER TABLE messages ADD COLUMN engine TEXT;
+CREATE TABLE IF NOT EXISTS topics (
+    session_id TEXT PRIMARY KEY,
+    topic TEXT NOT NULL,
+    timestamp TEXT NOT NULL
+);
+""",
+}
 
 
 def utc_timestamp() -> str:
@@ -56,6 +72,29 @@ def _json_default(value: object) -> Any:
         if callable(convert):
             return convert()
     return str(value)
+
+
+def _message_row(
+    session_id: str, role: str, text: str, perspective: str | None, engine: str | None
+) -> tuple[str, tuple[object, ...]]:
+    return (
+        "INSERT INTO messages (session_id, role, text, perspective, engine, timestamp) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (session_id, role, text, perspective, engine, utc_timestamp()),
+    )
+
+
+def _topic_row(session_id: str, topic: dict[str, Any]) -> tuple[str, tuple[object, ...]]:
+    try:
+        encoded = json.dumps(topic, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise MemoryStoreError(f"topic cannot be stored as JSON: {exc}") from exc
+    return (
+        "INSERT INTO topics (session_id, topic, timestamp) VALUES (?, ?, ?) "
+        "ON CONFLICT (session_id) DO UPDATE SET topic = excluded.topic, "
+        "timestamp = excluded.timestamp",
+        (session_id, encoded, utc_timestamp()),
+    )
 
 
 def _message(row: tuple[Any, ...]) -> dict[str, Any]:
@@ -92,9 +131,19 @@ class MemoryStore:
                 f"memory database {self._path} was written by a newer version "
                 f"(schema {version}); move it aside or upgrade"
             )
-        with conn:
-            conn.executescript(_SCHEMA)
-            conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+        if version == _SCHEMA_VERSION:
+            return
+        steps = [_SCHEMA_V1] if version == 0 else []
+        steps += [_MIGRATIONS[v] for v in range(max(version, 1) + 1, _SCHEMA_VERSION + 1)]
+        script = "".join(steps)
+        try:
+            conn.executescript(
+                f"BEGIN;\n{script}\nPRAGMA user_version = {_SCHEMA_VERSION};\nCOMMIT;"
+            )
+        except sqlite3.Error:
+            if conn.in_transaction:
+                conn.rollback()
+            raise
 
     @property
     def path(self) -> Path:
@@ -104,15 +153,65 @@ class MemoryStore:
         """The SQLite journal mode in effect ("wal" unless the filesystem refused it)."""
         return str(self._query("PRAGMA journal_mode")[0][0])
 
-    def add(self, session_id: str, role: str, text: str, perspective: str | None) -> None:
+    def add(
+        self,
+        session_id: str,
+        role: str,
+        text: str,
+        perspective: str | None,
+        engine: str | None = None,
+    ) -> None:
         """Store one chat message; committed before this returns."""
         if role not in _ROLES:
             raise ValueError(f"role must be 'user' or 'assistant', not {role!r}")
-        self._write(
-            "INSERT INTO messages (session_id, role, text, perspective, timestamp) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (session_id, role, text, perspective, utc_timestamp()),
+        self._write_many([_message_row(session_id, role, text, perspective, engine)])
+
+    def add_exchange(
+        self,
+        session_id: str,
+        question: str,
+        answer: str,
+        perspective: str | None,
+        engine: str | None,
+        topic: dict[str, Any] | None = None,
+    ) -> None:
+        """Store a question, its answer and (when given) the session's new topic at once.
+
+        One transaction: after a crash either the whole exchange is there or none of it.
+        """
+        rows = [
+            _message_row(session_id, "user", question, perspective, None),
+            _message_row(session_id, "assistant", answer, perspective, engine),
+        ]
+        if topic is not None:
+            rows.append(_topic_row(session_id, topic))
+        self._write_many(rows)
+
+    def set_topic(self, session_id: str, topic: dict[str, Any]) -> None:
+        """Remember what the session is talking about (replaces the previous topic)."""
+        self._write_many([_topic_row(session_id, topic)])
+
+    def topic(self, session_id: str) -> dict[str, Any] | None:
+        """The session's stored topic, or None (also for a topic that is not valid JSON)."""
+        rows = self._query("SELECT topic FROM topics WHERE session_id = ?", (session_id,))
+        if not rows:
+            return None
+        try:
+            decoded = json.loads(rows[0][0])
+        except json.JSONDecodeError:
+            return None  # a damaged topic only costs the follow-up, not the answer
+        return decoded if isinstance(decoded, dict) else None
+
+    def engines(self, session_id: str, n: int = 5) -> list[str | None]:
+        """Which engine wrote the last ``n`` assistant messages of a session, newest first."""
+        if n <= 0:
+            return []
+        rows = self._query(
+            "SELECT engine FROM messages WHERE session_id = ? AND role = 'assistant' "
+            "ORDER BY id DESC LIMIT ?",
+            (session_id, n),
         )
+        return [row[0] for row in rows]
 
     def history(self, session_id: str, limit: int = 50) -> list[dict[str, Any]]:
         """The last ``limit`` messages of a session, oldest first."""
@@ -220,11 +319,15 @@ class MemoryStore:
         return self._conn
 
     def _write(self, sql: str, params: tuple[object, ...]) -> None:
+        self._write_many([(sql, params)])
+
+    def _write_many(self, statements: list[tuple[str, tuple[object, ...]]]) -> None:
         with self._lock:
             conn = self._connection()
             try:
                 with conn:  # commits on success, rolls back on error
-                    conn.execute(sql, params)
+                    for sql, params in statements:
+                        conn.execute(sql, params)
             except sqlite3.Error as exc:
                 raise MemoryStoreError(f"cannot write memory database {self._path}: {exc}") from exc
 

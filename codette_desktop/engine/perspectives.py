@@ -1,16 +1,19 @@
-"""The twelve perspectives and how each one shapes an answer.
+"""The twelve perspectives and how each one works the facts of an answer.
 
-A perspective is a way of telling the same knowledge: every renderer here takes the same
-:class:`Material` (one knowledge entry, a chosen subset of its guidance, numbers from the
-DAW context) and builds a visibly different body from it — numbered DAW steps for
-``copilot_developer``, worked arithmetic for ``mathematical_rigor``, the perception story
-for ``psychological``, and so on. Renderers draw wording choices from the ``rng`` they are
-given so repeated questions read differently.
+Every answer opens the same way: the fact the question asked for (see
+:mod:`~codette_desktop.engine.compose`). What follows is the perspective's own working of
+the same facts, from the same :class:`Material`: cause and effect of each move for
+``newtonian_logic``, options that fit the question for ``quantum_logic``, arithmetic with
+the question's own numbers for ``mathematical_rigor``, numbered DAW steps for
+``copilot_developer``, the perception story for ``psychological``, and so on. Renderers
+draw wording choices from the ``rng`` they are given so repeated questions read
+differently; they never drop the facts they are given.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -21,24 +24,65 @@ from codette_desktop.domain.perspectives import (  # noqa: F401 (the engine's na
     validate_perspective,
 )
 from codette_desktop.engine.knowledge import KnowledgeEntry
+from codette_desktop.engine.wording import first_sentence, lower_first, sentence
+
+# How each perspective works the facts, told to a local model (and true of the renderers).
+INSTRUCTIONS: Mapping[str, str] = MappingProxyType(
+    {
+        "mix_engineering": "Answer as a mix engineer: the setting asked for first, then the "
+        "order of the other moves, in plain studio language.",
+        "newtonian_logic": "Explain each move as cause and effect: what it does to the signal "
+        "and what the listener hears as a result.",
+        "davinci_synthesis": "Connect the technique to an idea from painting, architecture or "
+        "physics, then give the concrete values.",
+        "human_intuition": "Start from listening: what to listen for and how it should feel; "
+        "give the values as starting points, not rules.",
+        "neural_network": "Weigh the factors that matter most for this question, strongest "
+        "first, and say which neighbouring topics also apply.",
+        "quantum_logic": "Lay out two or three approaches that fit the question, what each "
+        "trades off, and how to choose between them by listening.",
+        "resilient_kindness": "Be encouraging and patient: one small first step with its value, "
+        "then the next one.",
+        "mathematical_rigor": "Work the numbers explicitly (dB arithmetic, ratios, tempo maths) "
+        "with the numbers from the question and the DAW context, not example values.",
+        "philosophical": "Start from the intent behind the technique and why it serves the "
+        "song, then give the how.",
+        "copilot_developer": "Give numbered, concrete steps to carry out in the DAW, in order.",
+        "bias_mitigation": "Name the common myths and mistakes, and insist on a level-matched "
+        "A/B comparison before deciding.",
+        "psychological": "Explain how the ear perceives this (psychoacoustics) and why the "
+        "move works on a listener.",
+    }
+)
+
+
 
 
 @dataclass(frozen=True)
 class Material:
-    """What a perspective renders: one entry plus facts about the user's session.
+    """What a perspective works with: one entry and the facts chosen for this question.
 
-    ``guidance`` is the subset of ``entry.guidance`` chosen for this answer (already in
-    the order to tell it); ``math_lines`` are computed from the DAW context and
-    ``steps_before`` are DAW actions the context calls for (e.g. pull a clipping track down).
+    ``key`` holds the line(s) with the asked-for fact (the answer's opening already says
+    them); ``guidance`` the secondary lines chosen for this answer, best first;
+    ``alternatives`` other approaches that fit the question (from this entry or a close
+    neighbour); ``math_lines`` arithmetic with the question's and the DAW's numbers;
+    ``steps_before`` DAW actions the context calls for (pull a clipping track down).
+    ``own_units`` are the units the question gave numbers in ("bpm", "lufs"), so an
+    entry's worked example in another tempo or loudness is left out.
     """
 
     entry: KnowledgeEntry
     score: float
+    key: tuple[str, ...]
     guidance: tuple[str, ...]
     related: tuple[tuple[KnowledgeEntry, float], ...]
-    subject: str  # "your 'Lead Vox' (vocal) track" or "the track"
+    subject: str  # "your 'Lead Vox' (vocal) track" or "your track"
     math_lines: tuple[str, ...]
     steps_before: tuple[str, ...]
+    intent: str = "general"
+    cause: str | None = None  # the usual cause of the symptom the question describes
+    alternatives: tuple[str, ...] = ()
+    own_units: frozenset[str] = frozenset()
 
 
 # Category -> what the move does, for cause -> effect phrasing.
@@ -90,26 +134,6 @@ _FEEL_QUESTIONS: Mapping[str, str] = MappingProxyType(
 )
 
 
-def _sentence(text: str) -> str:
-    text = text.strip()
-    return text if text.endswith((".", "!", "?", ":")) else f"{text}."
-
-
-def _lower_first(text: str) -> str:
-    # Keep acronyms ("EQ", "LUFS") intact; only lower a capitalised ordinary word.
-    if len(text) > 1 and text[0].isupper() and text[1].islower():
-        return text[0].lower() + text[1:]
-    return text
-
-
-def _first_sentence(text: str) -> str:
-    for mark in (". ", "! ", "? "):
-        index = text.find(mark)
-        if index > 0:
-            return text[: index + 1]
-    return _sentence(text)
-
-
 def _key(entry: KnowledgeEntry) -> str:
     return entry.category.lower().replace("-", "_").replace(" ", "_")
 
@@ -120,35 +144,80 @@ def _pick(rng: random.Random, options: Sequence[str]) -> str:
 
 def _mix_engineering(m: Material, rng: random.Random) -> str:
     e = m.entry
-    opening = _pick(
-        rng,
+    lines: list[str] = []
+    if m.intent in ("general", "steps", "diagnosis") and e.summary not in m.key:
+        lines.append(e.summary)
+    if m.guidance:
+        lead = _pick(rng, ("Then:", "Next:", "From there:", "After that:", "Alongside it:"))
+        lines.append(f"{lead} {' '.join(sentence(g) for g in m.guidance)}")
+    if e.pitfalls and rng.random() < 0.5:
+        lines.append(f"Watch out for: {sentence(lower_first(rng.choice(e.pitfalls)))}")
+    return "\n".join(lines)
+
+
+# Action words in a guidance line -> what that move does, for cause -> effect phrasing.
+_MOVE_EFFECTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), effect)
+    for pattern, effect in (
+        (r"\bpre-?delay\b", "the dry onset stays clear of the reverb, so the source stays close"),
+        (r"\bdecay\b|\btail\b", "sets how long the space hangs over the next note"),
         (
-            f"Here's how I'd handle {_lower_first(e.title)} on {m.subject}.",
-            "Straight to the session:",
-            f"Engineer's notes — {e.title}:",
-            "What I'd do, in order:",
-            f"The practical version for {m.subject}:",
+            r"\bhigh-?pass\w*|\blow cut\b",
+            "energy below the cutoff is removed, so the low end clears",
+        ),
+        (r"\blow-?pass\w*", "the top above the cutoff is softened, so the part sits further back"),
+        (r"\battack\b", "decides how much of each transient passes before the gain comes down"),
+        (r"\brelease\b", "decides how fast the gain recovers, and so whether it pumps"),
+        (r"\d\s*:\s*1|\bratio\b|\bthreshold\b", "sets how hard the loud parts are pulled back"),
+        (r"\bsidechain\w*|\bduck\w*|\bkeyed\b", "makes room only while the key signal plays"),
+        (r"\bpolarity\b|\balign\w*|\bnudge\b", "the mics add up instead of cancelling"),
+        (r"\bfeedback\b", "sets how many repeats follow and how long they last"),
+        (
+            r"\bpan\w*\b|\bwidth\b|\bwide\b",
+            "moves the part in the stereo image, away from what masks it",
+        ),
+        (
+            r"\bsaturat\w*|\bdrive\b|\bharmonics?\b|\bdistort\w*",
+            "adds harmonics the ear reads as density and presence",
+        ),
+        (
+            r"\blufs\b|\bdbtp\b|\bceiling\b|\blimit\w*",
+            "sets the loudness and the peak headroom left",
+        ),
+        (r"\bcut\b|\bdip\b|\bnotch\b", "that band drops, so what it was masking comes forward"),
+        (r"\bboost\b|\bshelf\b|\blift\b", "that band rises, so the part reads louder and closer"),
+        (
+            r"\bgain reduction\b|\bgr\b|\bcompress\w*",
+            "the dynamic range narrows, so level and density change together",
         ),
     )
-    lines = [opening, e.summary, " ".join(_sentence(g) for g in m.guidance)]
-    if e.pitfalls and rng.random() < 0.5:
-        lines.append(f"Watch out for: {_sentence(_lower_first(rng.choice(e.pitfalls)))}")
-    return "\n".join(lines)
+)
+
+
+def _effect_of(line: str, category: str) -> str:
+    for pattern, effect in _MOVE_EFFECTS:
+        if pattern.search(line):
+            return effect
+    return _EFFECTS.get(category, "changes how the track sits against everything else")
 
 
 def _newtonian_logic(m: Material, rng: random.Random) -> str:
     e = m.entry
-    effect = _EFFECTS.get(_key(e), "changes how the track sits against everything else")
-    opening = _pick(
-        rng,
-        (
-            "Cause and effect, one force at a time.",
-            "Treat it like mechanics: every move is a cause with a measurable effect.",
-            "Think in causes and effects.",
-        ),
-    )
-    lines = [opening, f"The system: {_first_sentence(e.summary)}"]
-    lines += [f"- Cause: {_sentence(g)} → effect: it {effect}." for g in m.guidance]
+    lines = [
+        _pick(
+            rng,
+            (
+                "Cause and effect, one force at a time:",
+                "Treat it like mechanics: every move is a cause with a measurable effect.",
+                "Think in causes and effects:",
+            ),
+        )
+    ]
+    if m.cause:
+        lines.append(f"- What you hear is the effect; the usual cause is {m.cause}.")
+    lines.append(f"- The mechanism: {first_sentence(e.perception)}")
+    for move in (*m.key, *m.guidance)[:3]:
+        lines.append(f"- Cause: {sentence(move)} → effect: {_effect_of(move, _key(e))}.")
     lines.append(
         _pick(
             rng,
@@ -171,13 +240,16 @@ def _davinci_synthesis(m: Material, rng: random.Random) -> str:
         _pick(
             rng,
             (
-                f"Across disciplines, {_lower_first(e.title)} is like {analogy}.",
+                f"Across disciplines, {lower_first(e.title)} is like {analogy}.",
                 f"Art and science meet here. Think of {analogy}.",
                 f"A painter would recognise this problem — it's {analogy}.",
             ),
         ),
-        f"The science: {_first_sentence(e.perception)}",
-        f"The craft: {' '.join(_sentence(g) for g in m.guidance)}",
+        f"The science: {first_sentence(e.perception)}",
+    ]
+    if m.guidance:
+        lines.append(f"The craft: {' '.join(sentence(g) for g in m.guidance)}")
+    lines.append(
         _pick(
             rng,
             (
@@ -186,8 +258,8 @@ def _davinci_synthesis(m: Material, rng: random.Random) -> str:
                 "Art and science together: the physics tells you where to look, your taste decides "
                 "how far to go.",
             ),
-        ),
-    ]
+        )
+    )
     return "\n".join(lines)
 
 
@@ -199,12 +271,17 @@ def _human_intuition(m: Material, rng: random.Random) -> str:
             rng,
             (
                 f"Listen first. Play the part where {m.subject} bothers you and ask: {question}",
-                f"Start with your ears, not a plugin. Loop the busiest section — {question}",
-                f"Before any numbers, a feel check on {m.subject}: {question}",
+                f"Before you touch a plugin, loop the busiest section — {question}",
+                f"A feel check on {m.subject} before any numbers: {question}",
             ),
-        ),
-        f"If that feeling points to {_lower_first(e.title)}, these are good starting points:",
-        " ".join(_sentence(g) for g in m.guidance),
+        )
+    ]
+    if m.guidance:
+        lines.append(
+            f"If that feeling points to {lower_first(e.title)}, these are good starting points: "
+            f"{' '.join(sentence(g) for g in m.guidance)}"
+        )
+    lines.append(
         _pick(
             rng,
             (
@@ -214,15 +291,17 @@ def _human_intuition(m: Material, rng: random.Random) -> str:
                 "Walk away for a minute and come back; your first impression after a break "
                 "is honest.",
             ),
-        ),
-    ]
+        )
+    )
     return "\n".join(lines)
 
 
 def _neural_network(m: Material, rng: random.Random) -> str:
     e = m.entry
+    factors = list(m.guidance) or list(m.key)
+    factors += [first_sentence(r.summary) for r, _ in m.related[: max(0, 2 - len(factors))]]
     # Weights fall off with rank (1/rank, normalised) — the first factors carry most signal.
-    raw = [1.0 / (i + 1) for i in range(len(m.guidance))]
+    raw = [1.0 / (i + 1) for i in range(len(factors))]
     weights = [w / sum(raw) for w in raw]
     lines = [
         _pick(
@@ -232,11 +311,9 @@ def _neural_network(m: Material, rng: random.Random) -> str:
                 f"Strongest pattern in what I know: '{e.title}' (score {m.score:.2f}).",
             ),
         ),
-        "Weighted factors, strongest first:",
+        "Weighted factors beyond the answer above, strongest first:",
     ]
-    lines += [
-        f"- {_sentence(g)} (weight {w:.2f})" for g, w in zip(m.guidance, weights, strict=True)
-    ]
+    lines += [f"- {sentence(g)} (weight {w:.2f})" for g, w in zip(factors, weights, strict=True)]
     if m.related:
         near = ", ".join(f"'{r.title}' ({s:.2f})" for r, s in m.related[:2])
         lines.append(f"Nearby patterns that also fired: {near}.")
@@ -244,24 +321,20 @@ def _neural_network(m: Material, rng: random.Random) -> str:
 
 
 def _quantum_logic(m: Material, rng: random.Random) -> str:
-    e = m.entry
-    options = list(m.guidance[:2])
-    if m.related:
-        options.append(_first_sentence(m.related[0][0].summary))
-    elif len(e.guidance) > len(m.guidance):
-        options.append(e.guidance[-1])
-    letters = "ABC"
+    options = list(m.alternatives[:2]) or list(m.guidance[:2])
+    letters = "BC"
     lines = [
         _pick(
             rng,
             (
-                "Several states are possible here; the mix only settles on one when you listen.",
+                "That answer is one state; the mix only settles on one when you listen.",
                 "There isn't one answer yet — there are a few possible states, each valid.",
                 "Keep the options in superposition for a moment and weigh them.",
             ),
-        )
+        ),
+        "Option A is the answer above.",
     ]
-    lines += [f"Option {letters[i]}: {_sentence(o)}" for i, o in enumerate(options)]
+    lines += [f"Option {letters[i]}: {sentence(o)}" for i, o in enumerate(options)]
     lines.append(
         _pick(
             rng,
@@ -281,17 +354,15 @@ def _resilient_kindness(m: Material, rng: random.Random) -> str:
         _pick(
             rng,
             (
-                f"Good question — {_lower_first(e.title)} trips up plenty of experienced "
-                "engineers, so you're in good company.",
+                "That one move is enough to start with; plenty of experienced engineers still "
+                f"wrestle with {lower_first(e.title)}, so you're in good company.",
                 "You're asking exactly the right thing, and you're closer than you think.",
-                f"It's completely normal to wrestle with {_lower_first(e.title)}; everyone does.",
+                f"It's completely normal to wrestle with {lower_first(e.title)}; everyone does.",
             ),
-        ),
-        e.summary,
-        f"Start with one small move: {_sentence(m.guidance[0])}",
+        )
     ]
-    if len(m.guidance) > 1:
-        rest = " ".join(_sentence(g) for g in m.guidance[1:])
+    if m.guidance:
+        rest = " ".join(sentence(g) for g in m.guidance)
         lines.append(f"When that feels right, take the next step: {rest}")
     lines.append(
         _pick(
@@ -313,46 +384,71 @@ def _philosophical(m: Material, rng: random.Random) -> str:
         _pick(
             rng,
             (
-                "Start with the why: what should this part make the listener feel?",
-                "Before the how, ask why — what is the intent of this sound in the song?",
-                "Technique only matters in service of an intent, so begin there.",
+                "Now the why: what should this part make the listener feel?",
+                "Behind the how there is a why — what is the intent of this sound in the song?",
+                "Technique only matters in service of an intent.",
             ),
         ),
-        f"The intent behind {_lower_first(e.title)}: {e.summary}",
-        f"Why it works: {_first_sentence(e.perception)}",
-        f"The how follows from the why: {' '.join(_sentence(g) for g in m.guidance)}",
+        f"The intent behind {lower_first(e.title)}: {e.summary}",
+        f"Why it works: {first_sentence(e.perception)}",
+    ]
+    if m.guidance:
+        lines.append(f"The how follows from the why: {' '.join(sentence(g) for g in m.guidance)}")
+    lines.append(
         _pick(
             rng,
             (
                 "The song decides; the technique serves it.",
                 "If a move doesn't serve the intent, it's decoration, however clever.",
             ),
-        ),
-    ]
+        )
+    )
     return "\n".join(lines)
 
 
+# An entry's worked example is left out when the question brings its own value of that kind.
+_EXAMPLE_UNITS = {
+    "bpm": re.compile(r"\bbpm\b", re.IGNORECASE),
+    "lufs": re.compile(r"\blufs\b", re.IGNORECASE),
+}
+_SENTENCES = re.compile(r"(?<=[.!?])\s+")
+
+
+def _entry_math(m: Material) -> str:
+    sentences = _SENTENCES.split(m.entry.math)
+    kept = [
+        s
+        for s in sentences
+        if not any(
+            unit in m.own_units and pattern.search(s) for unit, pattern in _EXAMPLE_UNITS.items()
+        )
+    ]
+    return " ".join(kept)
+
+
 def _mathematical_rigor(m: Material, rng: random.Random) -> str:
-    e = m.entry
     lines = [
         _pick(
             rng,
             (
                 "Let's work the numbers.",
-                "The arithmetic first, then the judgement.",
-                "Numbers make this precise.",
+                "The arithmetic, then the judgement:",
+                "Numbers make this precise:",
             ),
-        ),
-        f"The numbers: {e.math}",
+        )
     ]
     lines += list(m.math_lines)
+    entry_math = _entry_math(m)
+    if entry_math:
+        lines.append(f"The numbers behind the guidance: {entry_math}")
     if not m.math_lines:
         lines.append(
             "Reference points: +6.02 dB doubles amplitude (20 × log10 2 = 6.02), and about "
             "+10 dB is heard as twice as loud."
         )
-    numeric = [g for g in m.guidance if any(ch.isdigit() for ch in g)] or list(m.guidance)
-    lines.append(f"Starting values: {' '.join(_sentence(g) for g in numeric)}")
+    numeric = [g for g in m.guidance if any(ch.isdigit() for ch in g)]
+    if numeric:
+        lines.append(f"Other starting values: {' '.join(sentence(g) for g in numeric)}")
     return "\n".join(lines)
 
 
@@ -363,12 +459,17 @@ def _psychological(m: Material, rng: random.Random) -> str:
             rng,
             (
                 "This is as much about perception as about signal.",
-                "How we hear it explains what to do.",
+                "How we hear it explains why that works.",
                 "Start with the ear, not the meter.",
             ),
         ),
         f"Perceptually: {e.perception}",
-        f"That's why the usual moves work: {' '.join(_sentence(g) for g in m.guidance)}",
+    ]
+    if m.guidance:
+        lines.append(
+            f"That's why the usual moves work: {' '.join(sentence(g) for g in m.guidance)}"
+        )
+    lines.append(
         _pick(
             rng,
             (
@@ -376,8 +477,8 @@ def _psychological(m: Material, rng: random.Random) -> str:
                 "Listening fatigue sets in fast at high levels; check decisions at a moderate "
                 "volume.",
             ),
-        ),
-    ]
+        )
+    )
     return "\n".join(lines)
 
 
@@ -389,19 +490,20 @@ def _bias_mitigation(m: Material, rng: random.Random) -> str:
         _pick(
             rng,
             (
-                "Let's check the assumptions before the settings.",
-                "First, the myths and traps that catch most people here.",
+                "Now the assumptions worth checking.",
+                "The myths and traps that catch most people here:",
                 "Some common beliefs here don't survive a blind test.",
             ),
         )
     ]
     if pitfalls:
-        lines.append(f"Common mistake or myth: {_sentence(pitfalls[0])}")
+        lines.append(f"Common mistake or myth: {sentence(pitfalls[0])}")
         if len(pitfalls) > 1:
-            lines.append(f"Also watch for: {_sentence(pitfalls[1])}")
+            lines.append(f"Also watch for: {sentence(pitfalls[1])}")
     else:
-        lines.append(f"The bias to watch: judging {_lower_first(e.title)} on looks, not sound.")
-    lines.append(f"What holds up: {' '.join(_sentence(g) for g in m.guidance)}")
+        lines.append(f"The bias to watch: judging {lower_first(e.title)} on looks, not sound.")
+    if m.guidance:
+        lines.append(f"What holds up: {' '.join(sentence(g) for g in m.guidance)}")
     lines.append(
         "Check it by ear with a level-matched A/B: match loudness within about 0.5 dB before "
         "comparing, because the louder version almost always sounds 'better'."
@@ -411,7 +513,7 @@ def _bias_mitigation(m: Material, rng: random.Random) -> str:
 
 def _copilot_developer(m: Material, rng: random.Random) -> str:
     e = m.entry
-    steps = list(m.steps_before) + list(e.steps or m.guidance)
+    steps = list(m.steps_before) + list(e.steps or (*m.key, *m.guidance))
     steps.append(
         _pick(
             rng,
@@ -430,7 +532,7 @@ def _copilot_developer(m: Material, rng: random.Random) -> str:
             "Do this in order:",
         ),
     )
-    numbered = [f"{i}. {_sentence(step)}" for i, step in enumerate(steps, start=1)]
+    numbered = [f"{i}. {sentence(step)}" for i, step in enumerate(steps, start=1)]
     return "\n".join([header, *numbered])
 
 
@@ -453,5 +555,5 @@ _RENDERERS: Mapping[str, Callable[[Material, random.Random], str]] = MappingProx
 
 
 def render(perspective: str, material: Material, rng: random.Random) -> str:
-    """The body of an answer in ``perspective`` (a validated name)."""
+    """The perspective's working of the facts, which follows the answer's opening."""
     return _RENDERERS[perspective](material, rng)

@@ -30,6 +30,7 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bde[\s-]?ess(?:er|ers|ing)?\b", " deess "),
         (r"\bgain[\s-]stag(?:e|es|ing)\b", " gainstaging "),
         (r"\btrue[\s-]peaks?\b", " truepeak "),
+        (r"\bk[\s-]weight(?:ing|ed)?\b", " kweighting "),
         (r"\bpre[\s-]delay\b", " predelay "),
         (r"\b(?:high[\s-]pass(?:ed|ing)?|low[\s-]cut)\b", " highpass "),
         (r"\b(?:low[\s-]pass(?:ed|ing)?|high[\s-]cut)\b", " lowpass "),
@@ -39,6 +40,8 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bdynamic[\s-]range\b", " dynamics "),
         (r"\bbass[\s-]guitar\b", " bass "),
         (r"\beq'?(?:ing|ed|s)\b", " eq "),
+        # The bus everything sums to has many names; they all mean the mix bus, not mastering.
+        (r"\b(?:master|mix|stereo|main|2|two)[\s-]?bus(?:s?es)?\b", " mix bus "),
     )
 )
 
@@ -54,7 +57,7 @@ _STOPWORD_TEXT = """
     to too try under until up us very want wants was way we were what when where which while
     who whom why will with would yes yet you your yours yourself s t d ll ve re m tip tips
     help make makes making codette hey hi hello whats stop fix fixing use using better best
-    good sound sounds sounding tell show give know think go going"""
+    good sound sounds sounding tell show give know think go going ok okay alright"""
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 # Canonical terms: "canonical: word word ...". Words are raw forms or their stems; both
@@ -63,9 +66,10 @@ _SYNONYM_TABLE = """
 vocal: vox vocal vocals voice voices singer singers singing vocalist vocalists acapella vo
 compression: comp comps compress compressor compressors compressing compressed compression
     compressive
+comping: comping comped
 reverb: verb verbs reverb reverbs reverberation reverberant
 delay: delay delays echo echoes echos
-loudness: lufs loudness loud louder loudest lu
+loudness: lufs lkfs loudness loud louder loudest lu
 kick: kick kicks bd kik
 drums: drum drums kit percussion perc drummer
 snare: snare snares
@@ -80,6 +84,9 @@ sidechain: sidechain sidechains ducking duck ducked pump pumping
 deess: deess deesser deessing
 sibilance: sibilance sibilant sibilants esses ess
 mud: mud muddy muddiness murky
+boxy: boxy boxiness boxier cardboard
+thin: thin thinner thinnest thinned
+body: body fat fatter fatness fattest
 harsh: harsh harshness piercing shrill brittle
 clarity: clarity clear clearer intelligibility intelligible definition
 stereo: stereo width wide wider widen widening widener imaging image spread
@@ -112,7 +119,8 @@ parallel: parallel nyc
 warmth: warm warmth warmer
 bright: bright brighter brightness air airy
 boomy: boom boomy boominess
-streaming: streaming stream spotify youtube tidal
+streaming: streaming stream
+television: television tv broadcast
 analysis: analysis analyses analyze analyse analyzed analysed measurement measurements measure
     measured meter metering
 """
@@ -181,7 +189,8 @@ def tokenize(text: str) -> list[str]:
     """Canonical terms of ``text``, stop words removed, in order (duplicates kept)."""
     terms: list[str] = []
     for word in _TOKEN.findall(normalise(text)):
-        if word in _STOPWORDS or (len(word) == 1 and not word.isdigit()):
+        # Single letters are noise, except "q" (the EQ bandwidth: "what Q?").
+        if word in _STOPWORDS or (len(word) == 1 and not word.isdigit() and word != "q"):
             continue
         terms.append(canonical(word))
     return terms
@@ -197,7 +206,7 @@ GENERIC_TERMS = frozenset(canonical(w) for w in _GENERIC_TEXT.split())
 # themselves make a question a studio question ("what time is it?").
 _EVERYDAY_TEXT = """
     time long short big small bad fast slow hard soft today day world people love life work
-    lot little new old first last nice great weather"""
+    lot little new old first last nice great weather write read"""
 EVERYDAY_TERMS = frozenset(canonical(w) for w in _EVERYDAY_TEXT.split())
 
 
@@ -206,14 +215,25 @@ def known_terms() -> frozenset[str]:
     return frozenset(_SYNONYMS.values())
 
 
-def track_type_terms(types: Iterable[str]) -> frozenset[str]:
-    """Canonical track-type terms plus their family ("kick" -> {"kick", "drums"})."""
+# Canonical words that name a kind of track ("vocals", "808", "kick drum").
+_TRACK_TYPE_TEXT = "vocal kick snare hihat drums bass guitar keys synth master bus"
+TRACK_TYPE_WORDS = frozenset(canonical(w) for w in _TRACK_TYPE_TEXT.split())
+
+
+def track_types_named(terms: Iterable[str]) -> tuple[str, ...]:
+    """The track types a question names itself ("compress vocals" -> ("vocal",))."""
+    return tuple(dict.fromkeys(t for t in terms if t in TRACK_TYPE_WORDS))
+
+
+def track_type_terms(types: Iterable[str], *, parents: bool = True) -> frozenset[str]:
+    """Canonical track-type terms plus (unless ``parents`` is False) their family
+    ("kick" -> {"kick", "drums"})."""
     result: set[str] = set()
     for raw in types:
         for term in tokenize(str(raw)):
             result.add(term)
             parent = _TRACK_PARENTS.get(term)
-            if parent is not None:
+            if parent is not None and parents:
                 result.add(parent)
     return frozenset(result)
 
@@ -244,6 +264,17 @@ class BM25Index:
         for counts in self._counts:
             df.update(counts.keys())
         self._df = dict(df)
+        # Length normalisation per document, and each term's postings (document, tf): a
+        # query then touches only the documents that hold its terms.
+        self._norms = [
+            k1 * (1.0 - b + b * length / self._avg_length) if self._avg_length else k1
+            for length in self._lengths
+        ]
+        postings: dict[str, list[tuple[int, int]]] = {}
+        for index, counts in enumerate(self._counts):
+            for term, tf in counts.items():
+                postings.setdefault(term, []).append((index, tf))
+        self._postings = postings
 
     def __len__(self) -> int:
         return len(self._counts)
@@ -271,17 +302,14 @@ class BM25Index:
         unique = [t for t in dict.fromkeys(terms) if t in self._df]
         if not unique:
             return []
-        factor = {t: self.idf(t) * (weights.get(t, 1.0) if weights else 1.0) for t in unique}
-        results: list[Scored] = []
-        for index, counts in enumerate(self._counts):
-            norm = self._k1 * (1.0 - self._b + self._b * self._lengths[index] / self._avg_length)
-            total = 0.0
-            for term in unique:
-                tf = counts.get(term, 0)
-                if tf:
-                    total += factor[term] * tf * (self._k1 + 1.0) / (tf + norm)
-            if total > 0.0:
-                results.append(Scored(index, total))
+        totals: dict[int, float] = {}
+        saturation = self._k1 + 1.0
+        for term in unique:
+            factor = self.idf(term) * (weights.get(term, 1.0) if weights else 1.0)
+            for index, tf in self._postings[term]:
+                gain = factor * tf * saturation / (tf + self._norms[index])
+                totals[index] = totals.get(index, 0.0) + gain
+        results = [Scored(index, total) for index, total in totals.items() if total > 0.0]
         results.sort(key=lambda s: (-s.score, s.index))
         return results
 

@@ -198,10 +198,7 @@ def test_broad_studio_question_is_not_off_topic(engine: CodetteEngine) -> None:
     assert answer.sources
     assert answer.confidence < ask(engine, "How do I compress vocals?").confidence
     # Said plainly, not dressed up as a precise answer.
-    assert any(
-        phrase in answer.response
-        for phrase in ("broad question", "Broad question", "no single answer")
-    )
+    assert any(phrase in answer.response for phrase in ("no single answer", "No one setting"))
 
 
 # -- DAW context ------------------------------------------------------------------------
@@ -492,6 +489,7 @@ def test_concurrent_answers_from_threads(engine: CodetteEngine, memory: MemorySt
         assert len(set(texts)) == 5
 
 
+@pytest.mark.slow  # a timing test; the speed itself is measured in bench/chat_eval.py
 def test_answers_are_fast(engine: CodetteEngine) -> None:
     questions = [
         "How do I compress vocals?",

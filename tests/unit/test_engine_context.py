@@ -6,6 +6,7 @@ import pytest
 
 from codette_desktop.engine.context import (
     TempoGrid,
+    fader_note,
     format_db,
     infer_family,
     level_findings,
@@ -13,6 +14,7 @@ from codette_desktop.engine.context import (
     masking_note,
     read_context,
     read_track,
+    routing_note,
     state_notes,
     tempo_math,
     tempo_note,
@@ -197,3 +199,95 @@ def test_format_db_signs() -> None:
     assert format_db(-0.5) == "-0.5"
     assert format_db(0.4) == "+0.4"
     assert format_db(-0.01) == "0.0"
+
+
+# The daw_context the browser DAW sends (FRONTEND_CONTRACT §2): volume is a fader
+# position, inserts/sends are counts, bpm is always 120.
+FRONTEND = {
+    "selected_track": {
+        "id": "t3",
+        "name": "Lead Vox",
+        "type": "audio",
+        "volume": 9.0,
+        "pan": -0.2,
+        "muted": False,
+        "soloed": False,
+        "armed": True,
+        "inserts": 0,
+        "sends": 0,
+    },
+    "tracks": [
+        {"id": "t1", "name": "Kick", "type": "audio", "muted": False, "soloed": True},
+        {"id": "t3", "name": "Lead Vox", "type": "audio", "muted": False, "soloed": False},
+    ],
+    "track_counts": {
+        "total": 14,
+        "audio": 10,
+        "instrument": 4,
+        "midi": 0,
+        "aux": 0,
+        "vca": 0,
+        "master": 1,
+    },
+    "is_playing": True,
+    "current_time": 83.4,
+    "bpm": 120,
+    "time_signature": "3/4",
+    "unknown_key": {"ignored": True},
+}
+
+
+def test_reads_the_frontend_context() -> None:
+    context = read_context(FRONTEND)
+    selected = context.selected
+    assert selected is not None
+    assert selected.volume_db == 9.0 and selected.peak_dbfs is None  # a fader is no level
+    assert (selected.inserts, selected.sends, selected.armed) == (0, 0, True)
+    assert selected.family == "vocal"
+    assert selected.type_terms == ("vocal",)  # "audio" says nothing about the sound
+    assert context.track_counts["total"] == 14 and context.track_counts["aux"] == 0
+    assert context.is_playing is True and context.current_time == 83.4
+    assert context.time_signature == (3, 4)
+    assert context.bpm_is_default  # that UI always sends 120
+    assert [t.name for t in context.soloed_others] == ["Kick"]
+    assert read_context({"bpm": 120}).bpm_is_default is False  # another client's 120 is real
+
+
+def test_a_high_fader_is_a_fader_note_not_a_level_finding() -> None:
+    track = read_track(FRONTEND["selected_track"])
+    assert track is not None
+    assert level_findings(track) == []
+    note = fader_note(track)
+    assert note is not None and "+9.0 dB" in note and "not a signal level" in note
+    assert fader_note(_track(volume=0.0)) is None
+    assert "all the way down" in (fader_note(_track(volume=-60.0)) or "")
+
+
+def test_routing_notes_use_insert_and_send_counts() -> None:
+    track = read_track(FRONTEND["selected_track"])
+    assert track is not None
+    assert "no insert plugins" in (routing_note(track, "compression") or "")
+    assert "no sends yet" in (routing_note(track, "reverb") or "")
+    assert routing_note(_track(inserts=3, sends=2), "compression") is None
+
+
+def test_time_signature_sets_the_bar() -> None:
+    tempo = read_context(FRONTEND).tempo
+    assert tempo is not None and tempo.bar_ms == pytest.approx(1500.0)
+    assert "In 3/4 a bar lasts 1500 ms." in tempo_note(tempo)
+    assert read_context({"time_signature": "7/0"}).time_signature is None
+
+
+def test_a_master_is_judged_as_a_programme() -> None:
+    master = _track(name="Master", type="master", peak_level=0.4, rms_level=-7.0)
+    (finding,) = level_findings(master)
+    assert "-1 dBTP" in finding.text and "true-peak" in finding.text
+    assert "-18" not in finding.text  # never single-track gain staging on a master
+    assert level_findings(_track(type="master", peak_level=-1.5, rms_level=-7.0)) == []
+
+
+def test_a_bus_keeps_premaster_headroom() -> None:
+    (finding,) = level_findings(_track(name="Mix Bus", type="bus", peak_level=-0.3, rms_level=-9.0))
+    assert "5.7 dB" in finding.text and "-6 dBFS" in finding.text
+    assert "-18" not in finding.text
+    assert level_findings(_track(type="bus", peak_level=-6.5, rms_level=-8.0)) == []

@@ -224,6 +224,89 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
         MemoryStore(path)
 
 
+# The schema as version 1 of the app wrote it, kept verbatim so the migration is tested
+# against a real old file, not against today's code.
+_V1_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+    text TEXT NOT NULL,
+    perspective TEXT,
+    timestamp TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_by_session ON messages (session_id, id);
+CREATE TABLE IF NOT EXISTS analyses (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL,
+    track_name TEXT,
+    analysis TEXT NOT NULL,
+    timestamp TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS analyses_by_session ON analyses (session_id, id);
+"""
+
+
+def test_a_version_1_database_is_migrated_and_keeps_its_history(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(_V1_SCHEMA)
+    conn.execute(
+        "INSERT INTO messages (session_id, role, text, perspective, timestamp) "
+        "VALUES ('s', 'user', 'How loud?', 'mix_engineering', '2026-01-01T00:00:00+00:00')"
+    )
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    with MemoryStore(path) as memory:
+        assert [m["text"] for m in memory.history("s")] == ["How loud?"]
+        memory.add_exchange("s", "And Apple?", "-16 LUFS.", None, "builtin", {"entry_id": "x"})
+        assert memory.topic("s") == {"entry_id": "x"}
+        assert memory.engines("s") == ["builtin"]
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(messages)")]
+        assert "engine" in columns
+    finally:
+        conn.close()
+
+
+def test_topics_are_replaced_per_session_and_survive_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    with MemoryStore(path) as memory:
+        assert memory.topic("s") is None
+        memory.set_topic("s", {"entry_id": "a"})
+        memory.set_topic("s", {"entry_id": "b"})
+        memory.set_topic("t", {"entry_id": "c"})
+    with MemoryStore(path) as memory:
+        assert memory.topic("s") == {"entry_id": "b"}
+        assert memory.topic("t") == {"entry_id": "c"}
+
+
+def test_a_damaged_topic_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    with MemoryStore(path) as memory:
+        memory.set_topic("s", {"entry_id": "a"})
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE topics SET topic = 'not json'")
+    conn.commit()
+    conn.close()
+    with MemoryStore(path) as memory:
+        assert memory.topic("s") is None  # costs the follow-up, not the answer
+
+
+def test_an_exchange_is_one_transaction(store: MemoryStore) -> None:
+    store.add_exchange("s", "Q?", "A.", "psychological", "llm:qwen", {"entry_id": "x"})
+    history = store.history("s")
+    assert [(m["role"], m["text"]) for m in history] == [("user", "Q?"), ("assistant", "A.")]
+    assert store.engines("s") == ["llm:qwen"]
+    with pytest.raises(MemoryStoreError, match="JSON"):
+        # A topic that cannot be stored aborts the whole exchange: nothing half-written.
+        store.add_exchange("s", "Q2?", "A2.", None, "builtin", {"bad": float("nan")})
+    assert store.count() == 2
+
+
 def test_history_pages_by_size_and_says_when_more_remain(tmp_path: Path) -> None:
     with MemoryStore(tmp_path / "m.sqlite3") as store:
         for n in range(10):

@@ -146,13 +146,13 @@ def test_bias_mitigation_names_pitfalls_and_level_matched_ab(
 @pytest.mark.parametrize(
     ("name", "markers"),
     [
-        ("newtonian_logic", ["Cause: ", "→ effect: it narrows the dynamic range"]),
+        ("newtonian_logic", ["The mechanism: ", "- Cause: ", "→ effect: "]),
         ("davinci_synthesis", ["sculptor", "The science: ", "The craft: "]),
         ("human_intuition", ["If that feeling points to compressing vocals"]),
-        ("quantum_logic", ["Option A: ", "Option B: "]),
-        ("resilient_kindness", ["Start with one small move: "]),
+        ("quantum_logic", ["Option A is the answer above.", "Option B: "]),
+        ("resilient_kindness", ["When that feels right, take the next step: "]),
         ("philosophical", ["The intent behind compressing vocals", "Why it works: "]),
-        ("neural_network", ["Weighted factors, strongest first:", "(weight 0."]),
+        ("neural_network", ["Weighted factors beyond the answer above", "(weight 0."]),
     ],
 )
 def test_perspective_markers(answers: dict[str, ChatAnswer], name: str, markers: list[str]) -> None:
@@ -178,6 +178,7 @@ def test_mix_engineering_is_direct_guidance(
 ) -> None:
     entry = kb.get("vocal-compression")
     assert entry is not None
-    text = answers["mix_engineering"].response
-    assert entry.summary in text
-    assert sum(1 for g in entry.guidance if g in text) >= 2
+    text = answers["mix_engineering"].response.lower()
+    # The opening continues the question's words, so a line there starts in lower case.
+    assert entry.summary.lower() in text
+    assert sum(1 for g in entry.guidance if g.lower() in text) >= 2
