@@ -34,6 +34,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from codette_desktop.domain import daw as wire
 from codette_desktop.engine.analysis_notes import wants_analysis
 from codette_desktop.engine.chunks import split_chunks
 from codette_desktop.engine.compose import AnswerComposer, Candidate, Plan
@@ -117,12 +118,18 @@ _PLATFORMS = (
 
 @dataclass(frozen=True)
 class ChatQuery:
-    """One chat request, validated on construction (ProtocolError names the bad field)."""
+    """One chat question for the engine.
+
+    The server builds it from a validated ``chat`` request, so only a direct caller (a
+    test, the eval bench) can hand it something new: a perspective spelled loosely is
+    canonicalised, and a ``daw_context`` mapping goes through the protocol's own
+    validation (:class:`codette_desktop.domain.DawContext`).
+    """
 
     message: str
     session_id: str
     perspective: str = DEFAULT_PERSPECTIVE
-    daw_context: Mapping[str, Any] | None = None
+    daw_context: wire.DawContext | Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.message, str) or not self.message.strip():
@@ -131,8 +138,10 @@ class ChatQuery:
             )
         if not isinstance(self.session_id, str):
             raise ProtocolError("invalid_field", "session_id must be a string", field="session_id")
-        object.__setattr__(self, "perspective", validate_perspective(self.perspective))
-        if self.daw_context is not None and not isinstance(self.daw_context, Mapping):
+        if self.perspective not in PERSPECTIVES:
+            object.__setattr__(self, "perspective", validate_perspective(self.perspective))
+        if self.daw_context is not None and not isinstance(self.daw_context,
+                                                            wire.DawContext | Mapping):
             raise ProtocolError(
                 "invalid_field", "daw_context must be an object", field="daw_context"
             )

@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from codette_desktop.domain import daw as wire
+from codette_desktop.domain.fields import WireFields
 from codette_desktop.engine.references import PREMASTER_PEAK_DBFS, TRUE_PEAK_CEILING_DBTP
 from codette_desktop.engine.wording import format_db, format_ms
 
@@ -158,35 +160,32 @@ class TrackInfo:
         return tuple(t for t in dict.fromkeys((declared, self.family)) if t)
 
 
-def read_track(raw: object) -> TrackInfo | None:
-    """A track dict as :class:`TrackInfo`, or None when it is not a dict."""
-    if not isinstance(raw, Mapping):
+def read_track(track: wire.Track | Mapping[str, object] | None) -> TrackInfo | None:
+    """A track (validated by the protocol, or a mapping validated here the same way)
+    with its family worked out."""
+    if track is None:
         return None
-    name = _text(raw.get("name"))
-    declared = _text(raw.get("type"))
+    if isinstance(track, Mapping):
+        track = wire.Track.from_wire(WireFields(track))
+    name = _text(track.name)
+    declared = _text(track.type)
     declared = declared.lower() if declared else None
-    raw_id = raw.get("id")
-    plugins_raw = raw.get("plugins")
-    plugins = (
-        tuple(p.strip() for p in plugins_raw if isinstance(p, str) and p.strip())
-        if isinstance(plugins_raw, list | tuple)
-        else ()
-    )
     return TrackInfo(
-        id=str(raw_id) if isinstance(raw_id, str | int) and not isinstance(raw_id, bool) else None,
+        id=track.id,
         name=name,
         declared_type=declared,
         family=infer_family(declared, name),
-        volume_db=_number(raw.get("volume")),
-        pan=_number(raw.get("pan")),
-        muted=raw.get("muted") is True,
-        soloed=raw.get("soloed") is True,
-        peak_dbfs=_number(raw.get("peak_level")),
-        rms_dbfs=_number(raw.get("rms_level")),
-        plugins=plugins,
-        inserts=_count(raw.get("inserts")),
-        sends=_count(raw.get("sends")),
-        armed=raw.get("armed") is True,
+        volume_db=track.volume_db,
+        pan=track.pan,
+        muted=track.muted,
+        soloed=track.soloed,
+        peak_dbfs=track.peak_dbfs,
+        rms_dbfs=track.rms_dbfs,
+        plugins=tuple(p.strip() for p in track.plugins if p.strip()),
+        inserts=track.insert_count if track.insert_count is not None else (
+            len(track.plugins) if track.plugins else None),
+        sends=track.send_count,
+        armed=track.armed,
     )
 
 
@@ -296,44 +295,38 @@ class DawContext:
         return bool(families & {"kick", "drums"}) and "bass" in families
 
 
-def read_context(raw: Mapping[str, object] | None) -> DawContext:
-    """Parse ``daw_context`` tolerantly; ``None`` gives an empty context."""
-    if not isinstance(raw, Mapping):
+def read_context(raw: wire.DawContext | Mapping[str, object] | None) -> DawContext:
+    """What the engine uses from ``daw_context``; ``None`` gives an empty context.
+
+    The context comes validated from the protocol (:class:`codette_desktop.domain.DawContext`);
+    a mapping (tests, the eval bench) goes through the same validation, so there is one
+    schema.
+    """
+    if raw is None:
         return DawContext((), None, None, None, None)
-    tracks_raw = raw.get("tracks")
-    tracks = tuple(
-        t
-        for t in (read_track(item) for item in (tracks_raw if isinstance(tracks_raw, list) else []))
-        if t is not None
-    )
-    selected = read_track(raw.get("selected_track"))
+    if isinstance(raw, Mapping):
+        raw = wire.DawContext.from_wire(WireFields(raw))
+    tracks = tuple(t for t in (read_track(item) for item in raw.tracks) if t is not None)
+    selected = read_track(raw.selected_track)
     if selected is not None and selected.name is None and selected.id is not None:
         # A frontend may send only the id of the selected track; take the rest from the list.
         selected = next((t for t in tracks if t.id == selected.id), selected)
-    bpm = _number(raw.get("bpm"))
+    bpm = raw.bpm
     if bpm is not None and not 20.0 <= bpm <= 400.0:
         bpm = None  # outside any musical tempo: a unit mix-up, not a tempo
-    counts_raw = raw.get("track_counts")
-    counts = {
-        str(k): c
-        for k, v in (counts_raw.items() if isinstance(counts_raw, Mapping) else ())
-        if (c := _count(v)) is not None
-    }
     # The browser DAW's context carries track_counts and time_signature; from it a tempo
     # of exactly 120 is its default, not necessarily the song's.
-    from_frontend = "track_counts" in raw or "time_signature" in raw
-    playing = raw.get("is_playing")
-    current = _number(raw.get("current_time"))
+    from_frontend = bool(raw.track_counts) or raw.time_signature is not None
     return DawContext(
         tracks=tracks,
         selected=selected,
         bpm=bpm,
-        genre=_text(raw.get("genre")),
-        project_name=_text(raw.get("project_name")),
-        track_counts=MappingProxyType(counts),
-        is_playing=playing if isinstance(playing, bool) else None,
-        current_time=current if current is not None and current >= 0 else None,
-        time_signature=_time_signature(raw.get("time_signature")),
+        genre=_text(raw.genre),
+        project_name=_text(raw.project_name),
+        track_counts=MappingProxyType(dict(raw.track_counts)),
+        is_playing=raw.is_playing,
+        current_time=raw.current_time_s,
+        time_signature=_time_signature(raw.time_signature),
         bpm_is_default=from_frontend and bpm == FRONTEND_DEFAULT_BPM,
     )
 

@@ -317,7 +317,7 @@ def _chat(rid: RequestId, f: WireFields) -> Chat:
     return Chat(
         id=rid,
         message=message,
-        perspective=validate_perspective(f.values.get("perspective")),
+        perspective=f.values.get("perspective") or DEFAULT_PERSPECTIVE,
         daw_context=DawContext.from_wire(context) if context is not None else None,
         session_id=f.string("session_id", max_len=MAX_ID_CHARS),
         stream=bool(f.boolean("stream")),

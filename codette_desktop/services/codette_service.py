@@ -201,7 +201,7 @@ class CodetteService:
             message=request.message,
             session_id=session.key,
             perspective=request.perspective,
-            daw_context=request.daw_context.to_wire() if request.daw_context else None,
+            daw_context=request.daw_context,
         )
         answer = await asyncio.to_thread(self.engine.answer, query)
         self.usage.record(

@@ -316,9 +316,14 @@ def test_vague_question_falls_back_on_the_selected_track(engine: CodetteEngine) 
     assert "outside my field" not in answer.response
 
 
-def test_junk_context_does_not_break_answers(engine: CodetteEngine) -> None:
+def test_junk_context_is_refused_by_the_protocols_own_validation(engine: CodetteEngine) -> None:
+    # One schema: the engine reads daw_context through the protocol's DawContext, so junk
+    # is refused with the field named, as the server would (it never reaches an answer).
     context = {"tracks": [None, 3, {"name": None}], "selected_track": "Lead", "bpm": "fast"}
-    answer = ask(engine, "How do I compress vocals?", daw_context=context)
+    with pytest.raises(ProtocolError) as info:
+        ask(engine, "How do I compress vocals?", daw_context=context)
+    assert info.value.field == "daw_context.tracks[0]" or info.value.field == "tracks[0]"
+    answer = ask(engine, "How do I compress vocals?", daw_context={"tracks": [{"name": None}]})
     assert answer.sources[0]["id"] == "vocal-compression"
 
 

@@ -19,6 +19,7 @@ from codette_desktop.engine.context import (
     tempo_math,
     tempo_note,
 )
+from codette_desktop.errors import ProtocolError
 
 
 def _track(**fields: object):
@@ -27,35 +28,29 @@ def _track(**fields: object):
     return track
 
 
-def test_none_and_junk_give_an_empty_context() -> None:
+def test_none_gives_an_empty_context_and_junk_is_refused_by_the_protocols_schema() -> None:
     assert read_context(None).is_empty
-    junk = read_context(
-        {"tracks": "nope", "selected_track": 5, "bpm": "fast", "genre": 7, "project_name": ""}
-    )
-    assert junk.is_empty
-    assert junk.genre is None and junk.project_name is None
+    assert read_context({"genre": "", "project_name": ""}).genre is None
+    for junk, field in (({"tracks": "nope"}, "tracks"), ({"selected_track": 5}, "selected_track"),
+                        ({"bpm": "fast"}, "bpm"), ({"genre": 7}, "genre")):
+        with pytest.raises(ProtocolError) as info:
+            read_context(junk)
+        assert info.value.field == field
 
 
-def test_read_track_is_tolerant() -> None:
-    track = _track(
-        name="  Lead Vox ",
-        type="Vocal",
-        peak_level=True,  # a bool is not a level
-        rms_level=float("nan"),
-        volume=-3,
-        plugins=["EQ", 3, "", "Comp"],
-        muted=None,
-        soloed=True,
-    )
+def test_read_track_normalises_what_the_protocol_accepts() -> None:
+    track = _track(name="  Lead Vox ", type="Vocal", volume=-3, plugins=["EQ", " ", "Comp"],
+                   soloed=True)
     assert track.name == "Lead Vox"
     assert track.declared_type == "vocal"
     assert track.family == "vocal"
-    assert track.peak_dbfs is None
-    assert track.rms_dbfs is None
+    assert track.peak_dbfs is None and track.rms_dbfs is None
     assert track.volume_db == -3.0
     assert track.plugins == ("EQ", "Comp")
     assert track.muted is False and track.soloed is True
-    assert read_track("not a dict") is None
+    assert read_track(None) is None
+    with pytest.raises(ProtocolError):
+        read_track({"peak_level": True})  # a bool is not a level
 
 
 def test_label_addresses_name_and_type() -> None:
@@ -190,9 +185,12 @@ def test_tempo_note_numbers(
 
 
 def test_implausible_bpm_is_ignored() -> None:
-    assert read_context({"bpm": 0}).tempo is None
-    assert read_context({"bpm": 12000}).tempo is None
+    # The protocol accepts 1-999; below 20 or above 400 is a unit mix-up, not a tempo.
+    assert read_context({"bpm": 5}).tempo is None
+    assert read_context({"bpm": 900}).tempo is None
     assert read_context({"bpm": 128.0}).tempo == TempoGrid(128.0)
+    with pytest.raises(ProtocolError):
+        read_context({"bpm": 12000})
 
 
 def test_format_db_signs() -> None:
