@@ -224,7 +224,9 @@ class Application:
         resources = resources_dir()
         private_dir(settings.data_dir)
         knowledge = KnowledgeBase.load(resources / "knowledge")
-        self.memory = MemoryStore(settings.memory_path)
+        self.memory = MemoryStore(
+            settings.memory_path, max_bytes=int(settings.memory_max_mb * 1024 * 1024),
+            max_age_days=settings.memory_max_age_days)
         engine = CodetteEngine(knowledge, self.memory)
         server = CodetteServer(settings, observer=self.hub, resources=resources)
         analysis = AnalysisPool(cache_dir=settings.cache_dir, observer=self.hub,

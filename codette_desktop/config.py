@@ -109,6 +109,9 @@ class Settings:
     max_concurrent_analyses: int = 2
     # Connections at once (WebSocket and HTTP); kept below the open-file limit.
     max_connections: int = 4096
+    # Chat memory retention: the oldest messages go beyond either limit.
+    memory_max_mb: float = 200.0
+    memory_max_age_days: float = 365.0
     # Master switch for clients; pages also need the user's consent per origin, native
     # clients the capture token (protocol/consent.py).
     allow_client_capture: bool = True
@@ -200,6 +203,10 @@ def validate(s: Settings) -> None:
         raise ConfigError("rate_limit_per_s must be positive")
     if not 1 <= s.max_connections <= 1_000_000:
         raise ConfigError("max_connections must be 1 to 1000000")
+    if not 1 <= s.memory_max_mb <= 1_000_000:
+        raise ConfigError("memory_max_mb must be 1 to 1000000")
+    if not 1 <= s.memory_max_age_days <= 36_500:
+        raise ConfigError("memory_max_age_days must be 1 to 36500")
     if s.max_concurrent_analyses < 1:
         raise ConfigError("max_concurrent_analyses must be at least 1")
     if s.log_level not in LOG_LEVELS:
@@ -260,7 +267,8 @@ def _coerce(name: str, raw: Any, target: Any) -> Any:
 
 _FIELD_KINDS: dict[str, Any] = {
     "host": str, "port": int, "allow_non_loopback": bool, "allowed_origins": "tuple",
-    "allow_null_origin": bool, "max_connections": int,
+    "allow_null_origin": bool, "max_connections": int, "memory_max_mb": float,
+    "memory_max_age_days": float,
     "allowed_hosts": "tuple", "auth_token": "str | None", "status_interval_s": float,
     "max_message_bytes": int, "max_audio_message_bytes": int, "max_upload_bytes": int,
     "rate_limit_per_s": float,

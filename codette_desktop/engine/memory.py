@@ -19,10 +19,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from codette_desktop.domain.fields import clean_text
 from codette_desktop.errors import MemoryStoreError
 
 _SCHEMA_VERSION = 2
@@ -77,10 +78,12 @@ def _json_default(value: object) -> Any:
 def _message_row(
     session_id: str, role: str, text: str, perspective: str | None, engine: str | None
 ) -> tuple[str, tuple[object, ...]]:
+    # Whatever the text (a model's output, a client's string), it must be storable: lone
+    # UTF-16 surrogates make SQLite's UTF-8 encoding raise.
     return (
         "INSERT INTO messages (session_id, role, text, perspective, engine, timestamp) "
         "VALUES (?, ?, ?, ?, ?, ?)",
-        (session_id, role, text, perspective, engine, utc_timestamp()),
+        (clean_text(session_id), role, clean_text(text), perspective, engine, utc_timestamp()),
     )
 
 
@@ -103,17 +106,35 @@ def _message(row: tuple[Any, ...]) -> dict[str, Any]:
             "timestamp": timestamp}
 
 
-class MemoryStore:
-    """Persistent chat and analysis memory. Raises MemoryStoreError when SQLite fails."""
+# Retention is checked after this many writes (and on opening): cheap enough to be
+# unnoticed, often enough that a flood of chats cannot outgrow the cap by much.
+PRUNE_EVERY_WRITES = 100
+# When over the size cap, the oldest messages go in steps of this share of them.
+PRUNE_STEP = 0.1
 
-    def __init__(self, path: Path) -> None:
+
+class MemoryStore:
+    """Persistent chat and analysis memory. Raises MemoryStoreError when SQLite fails.
+
+    Retention: with ``max_bytes``, the oldest messages and analyses are deleted while the
+    live data is larger (their pages are reused, so the file stops growing near the cap);
+    with ``max_age_days``, anything older goes.
+    """
+
+    def __init__(self, path: Path, *, max_bytes: int | None = None,
+                 max_age_days: float | None = None) -> None:
         self._path = path
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        self._max_bytes = max_bytes
+        self._max_age_days = max_age_days
+        self._writes = 0
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(str(path), check_same_thread=False, timeout=5.0)
             self._prepare(self._conn)
+            with self._lock:
+                self._prune(self._conn)
         except (OSError, sqlite3.Error, MemoryStoreError) as exc:
             if self._conn is not None:
                 self._conn.close()
@@ -328,8 +349,48 @@ class MemoryStore:
                 with conn:  # commits on success, rolls back on error
                     for sql, params in statements:
                         conn.execute(sql, params)
+                self._writes += 1
+                if self._writes % PRUNE_EVERY_WRITES == 0:
+                    self._prune(conn)
             except sqlite3.Error as exc:
                 raise MemoryStoreError(f"cannot write memory database {self._path}: {exc}") from exc
+
+    def live_bytes(self) -> int:
+        """Bytes of the database in use (its free pages excluded)."""
+        with self._lock:
+            return self._live_bytes(self._connection())
+
+    @staticmethod
+    def _live_bytes(conn: sqlite3.Connection) -> int:
+        page_count = conn.execute("PRAGMA page_count").fetchone()[0]
+        free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        return int((page_count - free) * page_size)
+
+    def prune(self) -> None:
+        """Apply the retention limits now (they are also applied as writes come in)."""
+        with self._lock:
+            self._prune(self._connection())
+
+    def _prune(self, conn: sqlite3.Connection) -> None:
+        if self._max_age_days is not None:
+            cutoff = (datetime.now(UTC) - timedelta(days=self._max_age_days)).isoformat(
+                timespec="microseconds")
+            with conn:
+                for table in ("messages", "analyses", "topics"):
+                    conn.execute(f"DELETE FROM {table} WHERE timestamp < ?", (cutoff,))
+        if self._max_bytes is None:
+            return
+        while self._live_bytes(conn) > self._max_bytes:
+            rows = conn.execute("SELECT COUNT(*), MIN(id) FROM messages").fetchone()
+            analyses = conn.execute("SELECT COUNT(*), MIN(id) FROM analyses").fetchone()
+            if not rows[0] and not analyses[0]:
+                return
+            with conn:
+                for table, (count, first) in (("messages", rows), ("analyses", analyses)):
+                    if count:
+                        step = max(1, int(count * PRUNE_STEP))
+                        conn.execute(f"DELETE FROM {table} WHERE id < ?", (first + step,))
 
     def _query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:

@@ -335,6 +335,20 @@ def test_hostile_text_neither_breaks_the_store_nor_the_log(tmp_path: Path) -> No
     assert "Traceback" not in log_text
 
 
+def test_chat_memory_cannot_grow_without_bound(tmp_path: Path) -> None:
+    """The report: chat memory never pruned (8 to 59 MB in 10 s of chats)."""
+    with running_app(tmp_path, env={"CODETTE_MEMORY_MAX_MB": "1"}) as app:
+        client = Client(app.ws_url)
+        big = "how do I compress a vocal " * 300  # ~7.8 KB a question
+        for _ in range(1200):  # ~9 MB of questions, plus the answers
+            chat(client, big)
+        client.close()
+    files = list(tmp_path.glob("memory.sqlite3*"))
+    total = sum(path.stat().st_size for path in files)
+    # 1 MiB of live data, its reused free pages, and a WAL of at most ~4 MiB.
+    assert total < 7 * 1024 * 1024, f"{total} bytes in {[p.name for p in files]}"
+
+
 def test_refusals_are_logged_per_origin_in_a_window(app_server: AppProcess) -> None:
     origins = [f"http://attacker{n}.example" for n in range(150)]
     for origin in origins:

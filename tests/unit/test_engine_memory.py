@@ -329,3 +329,36 @@ def test_a_message_is_found_only_in_its_own_session(tmp_path: Path) -> None:
         message_id = store.history("mine")[0]["id"]
         assert store.message("mine", message_id)["text"] == "secret track name"  # type: ignore[index]
         assert store.message("theirs", message_id) is None
+
+
+def test_retention_keeps_the_live_data_under_the_size_cap(tmp_path: Path) -> None:
+    cap = 256 * 1024
+    with MemoryStore(tmp_path / "m.sqlite3", max_bytes=cap) as store:
+        for n in range(3000):
+            store.add("s", "user", f"question {n} " + "x" * 400, None)
+        store.prune()
+        assert store.live_bytes() <= cap
+        texts = [m["text"] for m in store.history("s", 10_000)]
+        assert texts[-1].startswith("question 2999 ")  # the newest stay
+        assert not any(t.startswith("question 0 ") for t in texts)  # the oldest went
+    size = (tmp_path / "m.sqlite3").stat().st_size
+    assert size < 4 * cap  # freed pages are reused: the file stops growing near the cap
+
+
+def test_retention_drops_what_is_older_than_the_age_cap(tmp_path: Path) -> None:
+    path = tmp_path / "m.sqlite3"
+    with MemoryStore(path) as store:
+        store.add("s", "user", "recent", None)
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("INSERT INTO messages (session_id, role, text, perspective, timestamp) "
+                     "VALUES ('s', 'user', 'ancient', NULL, '2020-01-01T00:00:00+00:00')")
+    conn.close()
+    with MemoryStore(path, max_age_days=30) as store:  # applied on opening
+        assert [m["text"] for m in store.history("s")] == ["recent"]
+
+
+def test_text_that_sqlite_cannot_encode_is_stored_cleaned(tmp_path: Path) -> None:
+    with MemoryStore(tmp_path / "m.sqlite3") as store:
+        store.add("s", "assistant", "model output with a lone \ud800 surrogate", None)
+        assert store.history("s")[0]["text"] == "model output with a lone \ufffd surrogate"
