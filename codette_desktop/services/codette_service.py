@@ -378,10 +378,12 @@ class CodetteService:
             _available, reason = portaudio_status()
             return {"state": "unavailable", "message": reason or "capture disabled"}
         state = self.capture.state.to_dict()
-        if viewer is not None:
+        if viewer is not None and state.get("started_at") is not None:
             started_by = state.get("started_by")
             state["started_by"] = ("you" if started_by == viewer.client_id else
                                    "the user" if started_by is None else "another client")
+        else:
+            state["started_by"] = None  # nothing was started yet, or nobody asks
         return state
 
     # -- status --------------------------------------------------------------------------
