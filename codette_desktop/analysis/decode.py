@@ -7,6 +7,10 @@ The wire object (PROTOCOL.md, ``analyze``) is::
      "sample_rate": int,   # raw PCM only
      "channels": int}      # raw PCM only
 
+A binary upload (``analyze.upload``) arrives as the same object with ``"path"`` (the file
+the server spooled it to) instead of ``"data"``; its errors name the upload's fields
+(``upload.format``, ``upload``, ...). The server sets ``path``; the wire never carries it.
+
 Three kinds of failure, so the client knows whose fault it is and what to do:
 
 - ``invalid_field`` (with ``field``): the request itself is malformed — unknown format,
@@ -32,6 +36,8 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import mmap
+import os
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +73,20 @@ _KIND_NAMES = {"wav": "WAV", "flac": "FLAC", "ogg": "Ogg", "aiff": "AIFF", "mp3"
                "caf": "CAF", "mp4": "MP4/M4A"}
 _RIFF_MAGICS = (b"RIFF", b"RIFX", b"RF64", b"BW64")
 _W64_MAGIC = bytes.fromhex("726966662e91cf11a5d628db04c10000")  # Sony Wave64's "riff" GUID
+
+
+@dataclass(frozen=True)
+class _Fields:
+    """The request fields a decoding error names, for base64 audio or an upload."""
+
+    format: str
+    data: str
+    sample_rate: str
+    channels: str
+
+
+_WIRE = _Fields("audio.format", "audio.data", "audio.sample_rate", "audio.channels")
+_UPLOAD = _Fields("upload.format", "upload", "upload.sample_rate", "upload.channels")
 
 
 # eq=False: comparing two buffers field by field would compare arrays element-wise and
@@ -122,7 +142,7 @@ class AudioBuffer:
 
 
 def decode_audio(audio: dict[str, Any]) -> AudioBuffer:
-    """Decode the wire ``audio`` object into an :class:`AudioBuffer`.
+    """Decode the wire ``audio`` object (or a spooled upload) into an :class:`AudioBuffer`.
 
     Raises :class:`AnalysisError` with ``code="invalid_field"`` and ``field`` set to
     ``audio.format``/``audio.data``/``audio.sample_rate``/``audio.channels`` when the request
@@ -131,19 +151,43 @@ def decode_audio(audio: dict[str, Any]) -> AudioBuffer:
     """
     if not isinstance(audio, dict):
         raise AnalysisError("audio must be an object", code="invalid_field", field="audio")
+    path = audio.get("path")
+    fields = _WIRE if path is None else _UPLOAD
     fmt = audio.get("format")
     if not isinstance(fmt, str) or fmt not in AUDIO_FORMATS:
         raise AnalysisError(
-            f"audio.format must be one of {', '.join(AUDIO_FORMATS)}; got {fmt!r}",
+            f"{fields.format} must be one of {', '.join(AUDIO_FORMATS)}; got {fmt!r}",
             code="invalid_field",
-            field="audio.format",
+            field=fields.format,
         )
-    raw = _decode_base64(audio.get("data"))
+    if path is not None:
+        return _decode_file(str(path), fmt=fmt, audio=audio)
+    return _decode_bytes(_decode_base64(audio.get("data")), fmt=fmt, audio=audio,
+                         fields=_WIRE, source=None)
+
+
+def _decode_bytes(raw: bytes | mmap.mmap, *, fmt: str, audio: dict[str, Any],
+                  fields: _Fields, source: str | None) -> AudioBuffer:
+    """``source``: the file ``raw`` maps, for libsndfile to read itself (no copy)."""
     if fmt in _PCM_DTYPES:
-        return _decode_pcm(
-            raw, fmt=fmt, sample_rate=audio.get("sample_rate"), channels=audio.get("channels")
-        )
-    return _decode_container(raw, fmt=fmt)
+        return _decode_pcm(raw, fmt=fmt, sample_rate=audio.get("sample_rate"),
+                           channels=audio.get("channels"), fields=fields)
+    return _decode_container(raw, fmt=fmt, fields=fields, source=source)
+
+
+def _decode_file(path: str, *, fmt: str, audio: dict[str, Any]) -> AudioBuffer:
+    """A spooled upload: mapped, not read into memory, and checked like base64 data."""
+    try:
+        with open(path, "rb") as file:
+            if os.fstat(file.fileno()).st_size == 0:
+                return _decode_bytes(b"", fmt=fmt, audio=audio, fields=_UPLOAD, source=path)
+            with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                buffer = _decode_bytes(mapped, fmt=fmt, audio=audio, fields=_UPLOAD,
+                                       source=path)
+    except OSError as exc:
+        raise AnalysisError(f"the uploaded file could not be read ({exc.strerror})",
+                            field=_UPLOAD.data) from exc
+    return buffer
 
 
 def check_size(*, frames: int, channels: int, sample_rate: int, field: str | None) -> None:
@@ -168,7 +212,7 @@ def check_size(*, frames: int, channels: int, sample_rate: int, field: str | Non
         )
 
 
-def container_kind(raw: bytes) -> str | None:
+def container_kind(raw: bytes | mmap.mmap) -> str | None:
     """The container ``raw`` starts like (a key of ``_KIND_NAMES``), or None if unknown."""
     if raw[:3] == b"ID3" and len(raw) >= 10:
         # An ID3v2 tag (FLAC and MP3 may carry one): look past it. Its size is "syncsafe"
@@ -213,74 +257,77 @@ def _decode_base64(data: object) -> bytes:
         ) from exc
 
 
-def _decode_pcm(raw: bytes, *, fmt: str, sample_rate: object, channels: object) -> AudioBuffer:
-    rate = _require_positive_int(sample_rate, field="audio.sample_rate", what="sample rate")
-    n_channels = _require_positive_int(channels, field="audio.channels", what="channel count")
-    _check_rate(rate, field="audio.sample_rate")
-    _check_channels(n_channels, field="audio.channels")
+def _decode_pcm(raw: bytes | mmap.mmap, *, fmt: str, sample_rate: object, channels: object,
+                fields: _Fields) -> AudioBuffer:
+    rate = _require_positive_int(sample_rate, field=fields.sample_rate, what="sample rate")
+    n_channels = _require_positive_int(channels, field=fields.channels, what="channel count")
+    _check_rate(rate, field=fields.sample_rate)
+    _check_channels(n_channels, field=fields.channels)
     dtype, width = _PCM_DTYPES[fmt]
     frame_bytes = width * n_channels
     if len(raw) % frame_bytes:
         raise AnalysisError(
-            f"audio.data holds {len(raw)} bytes, not a whole number of {frame_bytes}-byte "
+            f"{fields.data} holds {len(raw)} bytes, not a whole number of {frame_bytes}-byte "
             f"frames ({n_channels} channel(s) of {fmt})",
             code="invalid_field",
-            field="audio.data",
+            field=fields.data,
         )
-    if not raw:
-        raise AnalysisError("no audio frames", field="audio.data")
+    if not len(raw):
+        raise AnalysisError("no audio frames", field=fields.data)
     check_size(frames=len(raw) // frame_bytes, channels=n_channels, sample_rate=rate,
-               field="audio.data")
+               field=fields.data)
     wire = np.frombuffer(raw, dtype=dtype).reshape(-1, n_channels)
     if fmt == "pcm_s16le":
         # 16-bit full scale is 32768 (AES17 convention: -32768 maps to exactly -1.0); a
         # power of two, so the float32 result is exact.
         samples = np.multiply(wire, np.float32(1.0 / 32768.0), dtype=np.float32)
-    else:
+    elif isinstance(raw, bytes):
         samples = wire  # already float32: no copy (read-only, as nothing writes to it)
+    else:
+        samples = wire.copy()  # not a view of a mapping that closes when we return
     return AudioBuffer(samples=samples, sample_rate=rate)
 
 
-def _decode_container(raw: bytes, *, fmt: str) -> AudioBuffer:
+def _decode_container(raw: bytes | mmap.mmap, *, fmt: str, fields: _Fields,
+                      source: str | None) -> AudioBuffer:
     name = _KIND_NAMES[fmt]
-    if not raw:
-        raise AnalysisError(f"no audio frames (empty {name} data)", field="audio.data")
-    _check_container(raw, fmt=fmt)
+    if not len(raw):
+        raise AnalysisError(f"no audio frames (empty {name} data)", field=fields.data)
+    _check_container(raw, fmt=fmt, fields=fields)
     try:
-        with soundfile.SoundFile(io.BytesIO(raw)) as sound:
+        with soundfile.SoundFile(source if source is not None else io.BytesIO(raw)) as sound:
             rate = int(sound.samplerate)
             n_channels = int(sound.channels)
             frames = int(sound.frames)
             # Check the header before reading, so a hostile one (65535 channels, or hours
             # of compressed silence) cannot make us allocate a huge array.
-            _check_rate(rate, field="audio.data")
-            _check_channels(n_channels, field="audio.data")
+            _check_rate(rate, field=fields.data)
+            _check_channels(n_channels, field=fields.data)
             if frames >= _UNKNOWN_LENGTH:
                 # Reading on and counting would work, but libsndfile cannot seek in such a
                 # stream and soundfile seeks after every read.
                 raise AnalysisError(
                     f"the {name} data does not say how long it is (a streamed {name}); "
-                    "send it as a complete file", field="audio.data")
-            check_size(frames=frames, channels=n_channels, sample_rate=rate,
-                       field="audio.data")
+                    "send it as a complete file", field=fields.data)
+            check_size(frames=frames, channels=n_channels, sample_rate=rate, field=fields.data)
             samples = _read_float32(sound, frames=frames, channels=n_channels)
         if samples.shape[0] == 0:
-            raise AnalysisError(f"no audio frames in the {name} data", field="audio.data")
+            raise AnalysisError(f"no audio frames in the {name} data", field=fields.data)
     except AnalysisError:
         raise
     except soundfile.LibsndfileError as exc:
         # error_string, not str(exc): that names the BytesIO object and its heap address.
         raise AnalysisError(
-            f"could not decode the {name} data: {exc.error_string}", field="audio.data"
+            f"could not decode the {name} data: {exc.error_string}", field=fields.data
         ) from exc
     except (RuntimeError, TypeError, ValueError) as exc:
         raise AnalysisError(
-            f"could not decode the {name} data ({type(exc).__name__})", field="audio.data"
+            f"could not decode the {name} data ({type(exc).__name__})", field=fields.data
         ) from exc
     return AudioBuffer(samples=samples, sample_rate=rate)
 
 
-def _check_container(raw: bytes, *, fmt: str) -> None:
+def _check_container(raw: bytes | mmap.mmap, *, fmt: str, fields: _Fields) -> None:
     """The data must be the declared container, checked before libsndfile parses it."""
     kind = container_kind(raw)
     if kind == fmt:
@@ -288,12 +335,12 @@ def _check_container(raw: bytes, *, fmt: str) -> None:
     name = _KIND_NAMES[fmt]
     if kind is None:
         raise AnalysisError(f"the data is not a {name} file (no {name} header)",
-                            field="audio.data")
+                            field=fields.data)
     raise AnalysisError(
-        f"audio.format is {fmt!r} but the data is a {_KIND_NAMES[kind]} file; "
+        f"{fields.format} is {fmt!r} but the data is a {_KIND_NAMES[kind]} file; "
         "declare its real format or convert it",
         code="invalid_field",
-        field="audio.format",
+        field=fields.format,
     )
 
 

@@ -59,8 +59,9 @@ from .analysis_queue import FairQueue, LargeJobQuota
 log = logging.getLogger("codette.analysis")
 
 LIBROSA_TYPES = frozenset({"full"})
-# Jobs with more audio than this (base64 characters, or bytes of captured samples) are
-# large: the size of the biggest ordinary frame, so every oversized analyze frame is one.
+# Jobs with more audio than this (base64 characters, bytes of an upload or of captured
+# samples) are large: the size of the biggest ordinary frame, so every oversized analyze
+# frame is one.
 LARGE_JOB_BYTES = 1 * MIB
 # One running and one waiting, so an honest client that sends its next large analysis
 # before the last one is answered never leaves the worker idle; more would only park
@@ -134,8 +135,10 @@ def _run_frame(frame: str) -> dict[str, Any]:
 def audio_job(request: messages.Analyze) -> dict[str, Any]:
     audio = request.audio
     assert audio is not None
-    wire = {"format": audio.format, "data": audio.data, "sample_rate": audio.sample_rate,
+    wire = {"format": audio.format, "sample_rate": audio.sample_rate,
             "channels": audio.channels}
+    # Base64 text, or the file a binary upload was spooled to (the worker maps it).
+    wire.update({"data": audio.data} if audio.path is None else {"path": audio.path})
     return {"kind": "audio", "audio": wire, "samples": None, "sample_rate": None,
             "track": request.track.to_job(), "analysis_type": request.analysis_type}
 
@@ -526,10 +529,16 @@ class AnalysisPool:
 
 
 def _job_bytes(job: dict[str, Any]) -> int:
-    """How much audio ``job`` carries: base64 characters, or bytes of captured samples."""
+    """How much audio ``job`` carries: base64 characters, bytes of an uploaded file, or
+    bytes of captured samples."""
     audio = job.get("audio")
     if isinstance(audio, dict) and isinstance(audio.get("data"), str):
         return len(audio["data"])
+    if isinstance(audio, dict) and isinstance(audio.get("path"), str):
+        try:
+            return os.path.getsize(audio["path"])
+        except OSError:
+            return 0  # the worker will say the file is unreadable
     return int(getattr(job.get("samples"), "nbytes", 0))
 
 

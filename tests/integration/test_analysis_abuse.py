@@ -134,6 +134,50 @@ def test_decompression_bomb_is_refused_and_workers_stay_small(
         c.close()
 
 
+def upload(c: Client, raw: bytes, fmt: str, analysis_type: str = "loudness",
+           timeout: float = 120) -> dict[str, Any]:
+    """Analyse ``raw`` as a binary upload (1 MiB frames); the final reply."""
+    request_id = f"up{id(raw)}"
+    c.send({"type": "analyze", "id": request_id, "analysis_type": analysis_type,
+            "upload": {"format": fmt, "size": len(raw)}})
+    for start in range(0, len(raw), MIB):
+        c.ws.send(raw[start:start + MIB])
+    while True:
+        reply = c.recv(timeout)
+        if reply.get("id") == request_id and reply["type"] != "analysis_progress":
+            return reply
+
+
+@pytest.mark.parametrize(("declared", "code", "field", "message"), [
+    ("wav", "invalid_field", "upload.format",
+     "upload.format is 'wav' but the data is a FLAC file; declare its real format or "
+     "convert it"),
+    ("flac", "payload_too_large", "upload", TOO_MANY_SAMPLES),
+])
+def test_decompression_bomb_as_a_binary_upload(
+        warm_app: AppProcess, bomb: str, declared: str, code: str, field: str,
+        message: str) -> None:
+    """The same bomb sent as binary frames: the worker reads the spooled file, checked
+    the same way before a sample is decoded."""
+    c = Client(warm_app.ws_url)
+    try:
+        with PeakRss(warm_app) as rss:
+            reply = upload(c, base64.b64decode(bomb), declared)
+        assert rss.highest < WORKER_RSS_LIMIT, \
+            f"a worker reached {rss.highest / MIB:.0f} MiB: {rss.peak}"
+        assert reply["type"] == "analysis_response" and reply["status"] == "error", reply
+        assert (reply["code"], reply["field"], reply["message"]) == (code, field, message)
+        # And an honest upload still works.
+        out = io.BytesIO()
+        t = np.arange(3 * 48_000) / 48_000
+        soundfile.write(out, 0.25 * np.sin(2 * np.pi * 1000.0 * t), 48_000, format="FLAC")
+        honest = upload(c, out.getvalue(), "flac")
+        assert honest["status"] == "success", honest
+        assert honest["analysis"]["measurements"]["duration_s"] == 3.0
+    finally:
+        c.close()
+
+
 def test_every_analysis_worker_runs_under_the_memory_limit(warm_app: AppProcess) -> None:
     """RLIMIT_DATA is set in each worker (numba's compile ran under it: the app is warm)."""
     workers = [child for child in psutil.Process(warm_app.process.pid).children(recursive=True)

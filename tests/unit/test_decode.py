@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -378,3 +379,56 @@ def test_decoder_errors_show_no_internal_reprs() -> None:
                     field="audio.data")
     assert "0x" not in error.message and "BytesIO" not in error.message
     assert error.message.startswith("could not decode the WAV data: ")
+
+
+# ------------------------------------------------------------ a spooled binary upload
+
+
+@pytest.mark.parametrize("fmt", ["wav", "flac", "pcm_f32le", "pcm_s16le"])
+def test_spooled_upload_decodes_like_base64(fmt: str, tmp_path: Path) -> None:
+    samples = _test_signal(BLOCK_FRAMES + 100, 2).astype(np.float32)
+    if fmt in ("wav", "flac"):
+        raw = _container(samples, 44100, fmt.upper(), "PCM_24")
+        extra: dict = {}
+    else:
+        dtype = "<f4" if fmt == "pcm_f32le" else "<i2"
+        scale = 1.0 if fmt == "pcm_f32le" else 32767.0
+        raw = (samples * scale).astype(dtype).tobytes()
+        extra = {"sample_rate": 44100, "channels": 2}
+    path = tmp_path / f"upload.{fmt}"
+    path.write_bytes(raw)
+    from_file = decode_audio({"format": fmt, "path": str(path), **extra})
+    from_base64 = decode_audio({"format": fmt, "data": _b64(raw), **extra})
+    np.testing.assert_array_equal(from_file.samples, from_base64.samples)
+    assert from_file.sample_rate == 44100
+    path.unlink()  # nothing still maps the file
+    assert float(np.abs(from_file.samples).max()) > 0.5
+
+
+def test_spooled_bomb_is_refused_naming_the_upload(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.flac"
+    path.write_bytes(_flac_claiming(3600 * 192_000, channels=8, rate=192_000))
+    error = _expect({"format": "flac", "path": str(path)}, code="payload_too_large",
+                    field="upload")
+    assert error.message.startswith("8 channels × 192000 Hz × 3600 s is over the 20-minute")
+
+
+def test_spooled_upload_in_another_container_names_upload_format(tmp_path: Path) -> None:
+    path = tmp_path / "upload.wav"
+    path.write_bytes(_container(_test_signal(4410, 2), 44100, "FLAC", "PCM_16"))
+    error = _expect({"format": "wav", "path": str(path)}, code="invalid_field",
+                    field="upload.format")
+    assert error.message.startswith("upload.format is 'wav' but the data is a FLAC file")
+
+
+def test_spooled_upload_that_is_gone_or_empty(tmp_path: Path) -> None:
+    error = _expect({"format": "wav", "path": str(tmp_path / "gone.wav")},
+                    code="analysis_failed", field="upload")
+    assert error.message == "the uploaded file could not be read (No such file or directory)"
+    (tmp_path / "empty.flac").write_bytes(b"")
+    error = _expect({"format": "flac", "path": str(tmp_path / "empty.flac")},
+                    code="analysis_failed", field="upload")
+    assert "no audio frames" in error.message
+    (tmp_path / "odd.pcm").write_bytes(b"\x00" * 7)
+    _expect({"format": "pcm_s16le", "path": str(tmp_path / "odd.pcm"), "sample_rate": 8000,
+             "channels": 2}, code="invalid_field", field="upload")
