@@ -76,6 +76,7 @@ LARGE_JOBS_PER_OWNER = 2
 # decoded buffer at the decoder's limit (2**26 float32 samples, 256 MiB) several times.
 WORKER_MEMORY_LIMIT = 2048 * MIB
 _DEATH_WAIT_S = 1.0
+_STOPPED = "the analysis workers have stopped (the app is shutting down)"
 
 
 def numba_cache_dir(cache_dir: Path) -> Path:
@@ -431,7 +432,8 @@ class AnalysisPool:
         task.add_done_callback(self._tasks.discard)
 
     async def _execute(self, lane: _Lane, worker: _Worker, job: _Job) -> None:
-        outcome: dict[str, Any] | BaseException
+        # What the requester gets if this task is cancelled (the pool is closing).
+        outcome: dict[str, Any] | BaseException = AnalysisError(_STOPPED)
         try:
             outcome = await self._run_guarded(lane, worker, job)
         except Exception as exc:  # handed to the requester, who reports it
@@ -441,8 +443,8 @@ class AnalysisPool:
                 lane.large_running -= 1
             self._finished(job)
             self._release(lane, worker)
-        if not job.outcome.done():
-            job.outcome.set_result(outcome)
+            if not job.outcome.done():
+                job.outcome.set_result(outcome)
 
     def _finished(self, job: _Job) -> None:
         if job.large:
@@ -522,7 +524,7 @@ class AnalysisPool:
             for job in lane.queue.drain():
                 self._finished(job)
                 if not job.outcome.done():
-                    job.outcome.set_result(AnalysisError("the analysis workers have stopped"))
+                    job.outcome.set_result(AnalysisError(_STOPPED))
             for worker in lane.workers:
                 # A long analysis must not hold up shutdown: end the workers outright.
                 worker.close()

@@ -216,3 +216,21 @@ def test_a_crashed_full_worker_is_retried_once_on_a_fresh_cache(
         assert (await pool.run(wav_job(6.0, analysis_type="full")))["ok"] is True
 
     run_pool(tmp_path, scenario, fast_workers=1)
+
+
+def test_closing_answers_running_and_waiting_jobs(tmp_path: Path) -> None:
+    async def main() -> None:
+        pool = AnalysisPool(cache_dir=tmp_path / "cache", observer=lambda _: None,
+                            fast_workers=1)
+        pool.start()
+        running = asyncio.create_task(pool.run(wav_job(300.0)))
+        waiting = asyncio.create_task(pool.run(wav_job(1.0)))
+        await until(lambda: not pool._fast.idle)  # type: ignore[union-attr]
+        await pool.close()
+        for task in (running, waiting):
+            with pytest.raises(AnalysisError, match="the analysis workers have stopped"):
+                await task
+        with pytest.raises(AnalysisError, match="not running"):
+            await pool.run(wav_job(1.0))
+
+    asyncio.run(main())
