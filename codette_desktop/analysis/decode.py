@@ -60,7 +60,8 @@ MAX_DURATION_S = 20 * 60
 # Enough for a 10-minute 48 kHz stereo mix (57.6 M) and for the largest WAV the contract
 # lets through (128 MiB of base64 = 96 MiB of 16-bit PCM = 50.3 M), and small enough that
 # the buffer, the wire data it came from and the analysis's working set stay within the
-# worker's memory limit (``worker.WORKER_MEMORY_LIMIT``).
+# worker's memory limit (``services.analysis_pool.WORKER_MEMORY_LIMIT``, 2 GiB: the
+# buffer is at most a quarter of it).
 MAX_SAMPLES = 1 << 26
 
 # Bytes per sample of each raw PCM format, little-endian numpy dtype.
@@ -145,9 +146,10 @@ def decode_audio(audio: dict[str, Any]) -> AudioBuffer:
     """Decode the wire ``audio`` object (or a spooled upload) into an :class:`AudioBuffer`.
 
     Raises :class:`AnalysisError` with ``code="invalid_field"`` and ``field`` set to
-    ``audio.format``/``audio.data``/``audio.sample_rate``/``audio.channels`` when the request
-    is malformed, ``code="payload_too_large"`` when the audio is too long to analyse, and
-    ``code="analysis_failed"`` when the audio itself is unusable.
+    ``audio.format``/``audio.data``/``audio.sample_rate``/``audio.channels`` (``upload.*``
+    for an upload) when the request is malformed, ``code="payload_too_large"`` when the
+    audio is too long to analyse, and ``code="analysis_failed"`` when the audio itself is
+    unusable.
     """
     if not isinstance(audio, dict):
         raise AnalysisError("audio must be an object", code="invalid_field", field="audio")

@@ -2,13 +2,15 @@
 
 :func:`run_job` takes a picklable job dict and returns a picklable result dict; it never
 raises for bad input, so the server only has to turn ``{"ok": False, ...}`` into an
-``error``/``analysis_response`` reply. :func:`warm_up` is the pool initializer's work:
-import librosa and compile its numba code before the first real request.
+``error``/``analysis_response`` reply (running out of the worker's memory limit included).
+:func:`warm_up` is the full worker's first job: import librosa and compile its numba code
+before the first real request.
 
 Job shapes::
 
-    {"kind": "audio", "audio": <wire audio dict> | None, "samples": ndarray | None,
-     "sample_rate": int | None, "track": dict, "analysis_type": str}
+    {"kind": "audio", "audio": <wire audio dict, or one with "path" for an upload> | None,
+     "samples": ndarray | None, "sample_rate": int | None, "track": dict,
+     "analysis_type": str}
     {"kind": "metadata", "track": dict, "audio_data": dict, "analysis_type": str}
 
 Results::

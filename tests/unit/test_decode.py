@@ -432,3 +432,10 @@ def test_spooled_upload_that_is_gone_or_empty(tmp_path: Path) -> None:
     (tmp_path / "odd.pcm").write_bytes(b"\x00" * 7)
     _expect({"format": "pcm_s16le", "path": str(tmp_path / "odd.pcm"), "sample_rate": 8000,
              "channels": 2}, code="invalid_field", field="upload")
+
+
+def test_a_buffer_at_the_limit_is_at_most_a_quarter_of_the_worker_memory_limit() -> None:
+    from codette_desktop.services.analysis_pool import WORKER_MEMORY_LIMIT
+
+    float32_bytes = 4
+    assert decode.MAX_SAMPLES * float32_bytes * 4 <= WORKER_MEMORY_LIMIT
