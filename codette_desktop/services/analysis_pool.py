@@ -70,10 +70,10 @@ LARGE_JOBS_PER_OWNER = 2
 # Per worker, as RLIMIT_DATA (heap and private writable mappings; Linux enforces it for
 # mmap too since 4.7). Not RLIMIT_AS: numba/LLVM and every thread's malloc arena reserve
 # address space they never touch (a warmed full worker maps ~1 GB for ~0.3 GB resident).
-# Measured peaks of VmData for the largest legitimate inputs: 1.23 GB for a full analysis
-# of a 10-minute 48 kHz stereo FLAC in a 127 MiB frame, 0.76 GB for a loudness analysis of
-# a 128 MiB 16-bit WAV frame; 2 GiB leaves ~60 % headroom over the worst, and holds a
-# decoded buffer at the decoder's limit (2**26 float32 samples, 256 MiB) several times.
+# Measured peaks of VmData for the largest legitimate inputs: 1.23-1.36 GB for a full
+# analysis of a 10-minute 48 kHz stereo FLAC in a 127 MiB frame, 0.76 GB for a loudness
+# analysis of a 128 MiB 16-bit WAV frame; 2 GiB leaves over 50 % headroom over the worst,
+# and a decoded buffer at the decoder's limit (2**26 float32 samples) is 256 MiB.
 WORKER_MEMORY_LIMIT = 2048 * MIB
 _DEATH_WAIT_S = 1.0
 _STOPPED = "the analysis workers have stopped (the app is shutting down)"
