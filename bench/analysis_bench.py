@@ -164,7 +164,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.wav"
         soundfile.write(path, synthesise(args.seconds, rate), rate, subtype="PCM_24")
-        read_t, (samples, _) = best_of(repeat, lambda: soundfile.read(path, dtype="float64"))
+        # float32, as the app decodes (codette_desktop.analysis.decode).
+        read_t, (samples, _) = best_of(repeat, lambda: soundfile.read(path, dtype="float32"))
         load = os.getloadavg()[0]
         print(
             f"signal: {args.seconds:.0f} s, {rate} Hz, stereo, 24-bit WAV "

@@ -108,7 +108,10 @@ def analysis_signal(*, samples: np.ndarray, sample_rate: int) -> tuple[np.ndarra
     """
     if samples.ndim == 2:
         # A matrix-vector product: much faster than mean(axis=1) over 2 columns.
-        mono = samples @ np.full(samples.shape[1], 1.0 / samples.shape[1])
+        # Weights in the samples' own dtype: float64 weights would make a float64 copy of
+        # the whole (float32) buffer first.
+        mono = samples @ np.full(samples.shape[1], 1.0 / samples.shape[1],
+                                 dtype=np.result_type(samples.dtype, np.float32))
     else:
         mono = np.asarray(samples, dtype=np.float64)
     factor = max(1, sample_rate // ANALYSIS_RATE)

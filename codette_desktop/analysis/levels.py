@@ -1,9 +1,10 @@
 """Sample-domain level measurements: peak, RMS, crest factor, DC offset, clipping, silence.
 
 Every function takes ``samples`` of shape (frames, channels), float, full scale ±1.0, and
-is pure. Levels are in dBFS with a full-scale *square* wave at 0 dB RMS, so a full-scale
-sine reads 0 dBFS peak, -3.01 dBFS RMS and a 3.01 dB crest factor (the plain
-20·log10 convention most DAW meters use, not AES17's +3 dB sine convention).
+is pure; float32 input is summed in float64 (:mod:`.blocks`). Levels are in dBFS with a
+full-scale *square* wave at 0 dB RMS, so a full-scale sine reads 0 dBFS peak, -3.01 dBFS
+RMS and a 3.01 dB crest factor (the plain 20·log10 convention most DAW meters use, not
+AES17's +3 dB sine convention).
 
 A measurement that cannot exist (the level of digital silence) is None; the caller puts
 the reason in ``measurements["notes"]``.
@@ -14,6 +15,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from .blocks import BLOCK_FRAMES, row_blocks
 
 CLIP_THRESHOLD = 0.999  # |x| at or above this counts as full scale (-0.009 dBFS)
 CLIP_MIN_RUN = 2  # one full-scale sample is a legitimate peak; two in a row is a flat top
@@ -43,9 +46,13 @@ def sample_peak(*, samples: np.ndarray) -> float:
 
 def mean_square(*, samples: np.ndarray) -> float:
     """Mean of x² over every sample of every channel (linear power)."""
-    flat = samples.reshape(-1)
-    # A BLAS dot product avoids the x*x temporary and is exact enough in float64.
-    return float(np.dot(flat, flat)) / flat.size
+    total = 0.0
+    for block in row_blocks(samples, dtype=np.float64):
+        flat = block.reshape(-1)
+        # einsum: no x*x temporary, and no BLAS call per block (OpenBLAS wakes its
+        # busy-waiting threads for a dot product this long; per block that cost 10x).
+        total += float(np.einsum("i,i->", flat, flat))
+    return total / samples.size
 
 
 def level_measurements(*, samples: np.ndarray) -> tuple[dict[str, float | None], dict[str, str]]:
@@ -62,10 +69,19 @@ def level_measurements(*, samples: np.ndarray) -> tuple[dict[str, float | None],
 
 def dc_offset(*, samples: np.ndarray) -> float:
     """The channel mean with the largest magnitude (signed, linear full scale)."""
-    # A matrix-vector product instead of mean(axis=0): numpy's reduction along the long
-    # axis of a (frames, 2) array is ~4x slower than BLAS.
-    means = np.ones(samples.shape[0]) @ samples / samples.shape[0]
+    means = column_sums(samples=samples) / samples.shape[0]
     return float(means[int(np.argmax(np.abs(means)))])
+
+
+def column_sums(*, samples: np.ndarray) -> np.ndarray:
+    """Per-channel sums, accumulated in float64; shape (channels,)."""
+    sums = np.zeros(samples.shape[1])
+    ones = np.ones(BLOCK_FRAMES)
+    for block in row_blocks(samples, dtype=np.float64):
+        # A matrix-vector product instead of sum(axis=0): numpy's reduction along the long
+        # axis of a (frames, 2) array is ~4x slower than BLAS.
+        sums += ones[: block.shape[0]] @ block
+    return sums
 
 
 def clipped_sample_count(

@@ -22,19 +22,24 @@ import math
 
 import numpy as np
 
+from .blocks import row_blocks
+from .levels import column_sums
+
 # Deeper than 60 dB the mono fold-down is gone for any listener; report the cap.
 MONO_LOSS_CAP_DB = 60.0
 
 
 def stereo_measurements(*, samples: np.ndarray) -> tuple[dict[str, float | None], dict[str, str]]:
     """Correlation, width and mono loss of ``samples`` (shape (frames, ≥2 channels))."""
-    pair = samples if samples.shape[1] == 2 else np.ascontiguousarray(samples[:, :2])
-    pair = pair.astype(np.float64, copy=False)
+    pair = samples[:, :2]
     n = pair.shape[0]
-    # One BLAS Gram matrix and one matrix-vector product give every sum needed below.
-    gram = pair.T @ pair
+    # A BLAS Gram matrix per block (float64, whatever the input) and the column sums give
+    # every sum needed below.
+    gram = np.zeros((2, 2))
+    for block in row_blocks(pair, dtype=np.float64):
+        gram += block.T @ block
     sum_ll, sum_rr, sum_lr = float(gram[0, 0]), float(gram[1, 1]), float(gram[0, 1])
-    mean_l, mean_r = (float(v) for v in np.ones(n) @ pair / n)
+    mean_l, mean_r = (float(v) for v in column_sums(samples=pair) / n)
     notes: dict[str, str] = {}
 
     var_l = sum_ll / n - mean_l * mean_l

@@ -2,13 +2,15 @@
 
 :func:`run_job` takes a picklable job dict and returns a picklable result dict; it never
 raises for bad input, so the server only has to turn ``{"ok": False, ...}`` into an
-``error``/``analysis_response`` reply. :func:`warm_up` is the pool initializer's work:
-import librosa and compile its numba code before the first real request.
+``error``/``analysis_response`` reply (running out of the worker's memory limit included).
+:func:`warm_up` is the full worker's first job: import librosa and compile its numba code
+before the first real request.
 
 Job shapes::
 
-    {"kind": "audio", "audio": <wire audio dict> | None, "samples": ndarray | None,
-     "sample_rate": int | None, "track": dict, "analysis_type": str}
+    {"kind": "audio", "audio": <wire audio dict, or one with "path" for an upload> | None,
+     "samples": ndarray | None, "sample_rate": int | None, "track": dict,
+     "analysis_type": str}
     {"kind": "metadata", "track": dict, "audio_data": dict, "analysis_type": str}
 
 Results::
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 import time
 from typing import Any
 
@@ -44,19 +47,47 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     except AnalysisError as exc:
         return {"ok": False, "code": exc.code, "message": exc.message, "field": exc.field}
     except MemoryError:
+        # The worker's memory limit (see AnalysisPool) stopped an allocation; the worker
+        # lives on, and the memory goes with this call's frames.
         return {
             "ok": False,
             "code": "analysis_failed",
-            "message": "the audio is too large to analyse in memory",
+            "message": f"the analysis ran out of memory{_memory_limit_note()}; "
+            "send a shorter excerpt",
             "field": None,
         }
     except Exception as exc:  # a bug or a library failure must not kill the worker
+        log.exception("analysis failed unexpectedly")
         return {
             "ok": False,
             "code": "analysis_failed",
-            "message": f"analysis failed unexpectedly ({type(exc).__name__}: {exc})",
+            "message": f"analysis failed unexpectedly ({describe(exc)})",
             "field": None,
         }
+
+
+# "<soundfile.SoundFile object at 0x7f...>" or a bare "0x7f3a5c2e1d90": internal reprs and
+# heap addresses mean nothing to a client and tell an attacker about the process.
+_INTERNALS = re.compile(r"<[^<>]*\bat 0x[0-9a-fA-F]+>|\b0x[0-9a-fA-F]{6,}\b")
+_DESCRIBE_CHARS = 200
+
+
+def describe(exc: BaseException) -> str:
+    """``Type: first line of the message``, for a user: no reprs or heap addresses."""
+    lines = str(exc).strip().splitlines()
+    text = _INTERNALS.sub("…", lines[0])[:_DESCRIBE_CHARS] if lines else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _memory_limit_note() -> str:
+    try:
+        import resource
+    except ImportError:  # Windows: no limit is set
+        return ""
+    soft, _ = resource.getrlimit(resource.RLIMIT_DATA)
+    if soft == resource.RLIM_INFINITY:
+        return ""
+    return f" (the worker's limit is {soft // (1024 * 1024)} MiB)"
 
 
 def warm_up() -> float:

@@ -120,6 +120,20 @@ class AnalysisWarmedUp:
 
 
 @dataclass(frozen=True, slots=True)
+class AnalysisWorkerFailed:
+    """An analysis worker crashed or could not warm up; ``reason`` says how.
+
+    ``restarted``: a new worker has taken its place (the full worker with a fresh numba
+    cache the first time). False: ``worker`` analyses stay unavailable, and are answered
+    with ``analysis_failed`` naming ``reason``, until the app restarts.
+    """
+
+    worker: str  # "fast" | "full"
+    reason: str
+    restarted: bool
+
+
+@dataclass(frozen=True, slots=True)
 class CaptureStateChanged:
     state: str  # "stopped" | "running" | "error"
     device: str | None
@@ -152,6 +166,7 @@ Event = (
     | AnalysisCompleted
     | AnalysisProgress
     | AnalysisWarmedUp
+    | AnalysisWorkerFailed
     | CaptureStateChanged
     | LevelsMeasured
 )

@@ -27,6 +27,8 @@ from typing import Any
 
 import pytest
 
+from codette_desktop.services.analysis_pool import numba_cache_dir
+
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO / "tests" / "gui"))
@@ -47,6 +49,7 @@ pytestmark = [
 # Only one app at a time may use it: numba's cache index is not safe against two processes
 # compiling the same functions into it at once. Other instances get a temp cache.
 CACHE_DIR = REPO / ".cache" / "codette-bundle"
+NUMBA_DIR = numba_cache_dir(CACHE_DIR)  # <CODETTE_CACHE_DIR>/numba/<versions>
 NUMBA_LINE = re.compile(r"\[cache\] (?:index|data) (saved to|loaded from) '([^']+)'")
 
 
@@ -218,9 +221,10 @@ def test_full_analysis_and_numba_cache(served: bb.AppProcess, audio: dict[str, s
     served.wait_for_line(bb.WARMED.pattern, timeout=60)
     events = numba_events(served)
     assert events, "numba reported no cache activity:\n" + "\n".join(list(served.out)[-20:])
-    outside = {path for _, path in events if CACHE_DIR / "numba" not in path.parents}
-    assert not outside, f"numba cached outside CODETTE_CACHE_DIR/numba: {sorted(outside)[:5]}"
-    assert list((CACHE_DIR / "numba").glob("*/*.nbi")), "no numba index files were written"
+    # The keyed folder: the bundle was built from this venv, so the versions match.
+    outside = {path for _, path in events if NUMBA_DIR not in path.parents}
+    assert not outside, f"numba cached outside {NUMBA_DIR}: {sorted(outside)[:5]}"
+    assert list(NUMBA_DIR.glob("*/*.nbi")), "no numba index files were written"
 
 
 def test_sigterm_exits_0(served: bb.AppProcess) -> None:
@@ -241,7 +245,7 @@ def test_nothing_was_written_into_the_bundle(
 def test_second_start_loads_numba_code_from_the_cache(
         bundle_exe: Path, audio: dict[str, str], tmp_path: Path) -> None:
     """Runs after the first instance stopped: everything compiled is on disk by now."""
-    if not list((CACHE_DIR / "numba").glob("*/*.nbi")):
+    if not list(NUMBA_DIR.glob("*/*.nbi")):
         pytest.skip("no cache from the first run (run the whole module)")
     with bb.running([str(bundle_exe)], data_dir=tmp_path / "data", cache_dir=CACHE_DIR,
                     env={"NUMBA_DEBUG_CACHE": "1"}) as run:
@@ -252,7 +256,7 @@ def test_second_start_loads_numba_code_from_the_cache(
         saved = [path for kind, path in events if kind == "saved to"]
         loaded = [path for kind, path in events if kind == "loaded from"]
         assert loaded and not saved, f"recompiled instead of loading: {saved[:5]}"
-        assert all(CACHE_DIR / "numba" in path.parents for path in loaded)
+        assert all(NUMBA_DIR in path.parents for path in loaded)
         print(f"warm librosa warm-up: {warm.group(1)} s")
         assert run.stop(timeout=30) == 0
 

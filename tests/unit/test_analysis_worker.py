@@ -157,3 +157,27 @@ def test_runs_in_a_spawned_process_pool() -> None:
         audio = pool.submit(worker.run_job, _audio_job()).result(timeout=60)
     assert _ok(metadata)["measurements"]["sample_peak_dbfs"] == -0.5
     assert _ok(audio)["analysis_type"] == "loudness"
+
+
+def test_unexpected_errors_show_no_internal_reprs(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_: object, **__: object) -> dict:
+        raise ValueError("cannot use <soundfile.SoundFile object at 0x7f961f8b94e0> at "
+                         "0x7f961f8b94e0\nsecond line")
+
+    monkeypatch.setattr(worker, "analyze_audio", broken)
+    message = _error(worker.run_job(_audio_job()), "analysis_failed", None)
+    assert message == "analysis failed unexpectedly (ValueError: cannot use … at …)"
+
+
+def test_out_of_memory_becomes_analysis_failed_naming_the_limit(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    resource = pytest.importorskip("resource")
+
+    def exhausted(*_: object, **__: object) -> dict:
+        raise MemoryError
+
+    monkeypatch.setattr(worker, "analyze_audio", exhausted)
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (512 * 1024 * 1024, -1))
+    message = _error(worker.run_job(_audio_job()), "analysis_failed", None)
+    assert message == ("the analysis ran out of memory (the worker's limit is 512 MiB); "
+                       "send a shorter excerpt")
