@@ -68,6 +68,8 @@ class ServiceBridge(QObject):
         analysis_completed(AnalysisCompleted)
         analysis_progress(AnalysisProgress): an upload arriving or an analysis under way.
         analysis_warmed_up(float seconds)
+        analysis_worker_failed(AnalysisWorkerFailed): a worker crashed; the reason, and
+            whether it was restarted.
         capture_state_changed(CaptureStateChanged)
         levels_measured(LevelsMeasured): as often as the capture meters (~30 Hz).
         state_changed(): running / connections / error / capture changed (tray icon).
@@ -93,6 +95,7 @@ class ServiceBridge(QObject):
     analysis_completed = Signal(object)
     analysis_progress = Signal(object)
     analysis_warmed_up = Signal(float)
+    analysis_worker_failed = Signal(object)
     capture_state_changed = Signal(object)
     levels_measured = Signal(object)
     state_changed = Signal()
@@ -227,6 +230,8 @@ class ServiceBridge(QObject):
                 self.analysis_progress.emit(event)
             case events.AnalysisWarmedUp():
                 self.analysis_warmed_up.emit(event.seconds)
+            case events.AnalysisWorkerFailed():
+                self.analysis_worker_failed.emit(event)
             case events.CaptureStateChanged():
                 self.capture_state = event.state
                 self.capture_event = event

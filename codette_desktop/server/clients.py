@@ -36,6 +36,14 @@ class ClientInfo:
         host, sep, port = self.peer.rpartition(":")
         return host if sep and port.isdigit() else self.peer
 
+    @property
+    def owner(self) -> str:
+        """Whose turn a queued job is (fair analysis queueing): the connection, or for
+        REST callers, who has no connection, their page's origin or their address."""
+        if self.kind == "ws":
+            return self.client_id
+        return f"http:{self.origin or self.address}"
+
     def snapshot(self) -> dict[str, Any]:
         return {
             "client_id": self.client_id, "peer": self.peer, "origin": self.origin,

@@ -174,7 +174,7 @@ class WebSocketSession:
         try:
             await self._reply_all(self.server.handler.handle(request, self.client), request.id)
         finally:
-            spool.discard()
+            await asyncio.to_thread(spool.discard)  # freeing a big file's blocks takes ms
 
     def _end_upload(self) -> None:
         if self.upload is not None:

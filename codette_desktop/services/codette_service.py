@@ -246,12 +246,14 @@ class CodetteService:
         else:
             levels = request.levels.to_job() if request.levels is not None else {}
             job.update(kind="metadata", audio_data=levels)
-        return await self._analysis_reply(request, await self.analysis.run(job), client)
+        return await self._analysis_reply(
+            request, await self.analysis.run(job, owner=client.owner), client)
 
     async def handle_large(
         self, frame: str, peek: messages.LargeFrame, client: ClientInfo
     ) -> AsyncIterator[dict[str, Any]]:
-        outcome = await self.analysis.run_frame(frame, analysis_type=peek.analysis_type)
+        outcome = await self.analysis.run_frame(frame, analysis_type=peek.analysis_type,
+                                                owner=client.owner)
         if "too_large" in outcome:
             raise MessageTooLarge(f"a {outcome['too_large']!r} message may not exceed 1 MiB")
         if "error" in outcome:

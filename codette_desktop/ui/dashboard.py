@@ -58,6 +58,7 @@ from PySide6.QtWidgets import (
 from codette_desktop import __version__
 from codette_desktop.protocol.events import (
     AnalysisCompleted,
+    AnalysisWorkerFailed,
     CaptureStateChanged,
     ChatExchanged,
     ClientConnected,
@@ -511,6 +512,7 @@ class DashboardWindow(QMainWindow):
         bridge.analysis_completed.connect(self._on_bridge_analysis_completed)
         bridge.analysis_progress.connect(self.analysis_panel.show_progress)
         bridge.analysis_warmed_up.connect(self._on_bridge_analysis_warmed_up)
+        bridge.analysis_worker_failed.connect(self._on_bridge_analysis_worker_failed)
         bridge.capture_state_changed.connect(self.capture_panel.show_state)
         bridge.levels_measured.connect(self.capture_panel.show_levels)
         bridge.devices_listed.connect(self.capture_panel.show_devices)
@@ -696,6 +698,13 @@ class DashboardWindow(QMainWindow):
 
     def _on_bridge_analysis_warmed_up(self, seconds: float) -> None:
         self.server_panel.analysis.setText(f"ready (warm-up {seconds:.1f} s)")
+
+    def _on_bridge_analysis_worker_failed(self, event: AnalysisWorkerFailed) -> None:
+        what = "restarted" if event.restarted else "unavailable until Codette Desktop restarts"
+        self.server_panel.analysis.setText(
+            f"<span style='color:#c62828'>{event.worker} worker {what}</span>")
+        self.server_panel.analysis.setToolTip(event.reason)
+        self.statusBar().showMessage(f"Analysis worker failed: {event.reason}", 15000)
 
     def _refresh_server_panel(self) -> None:
         snap: dict[str, Any] = self._bridge.snapshot()
