@@ -100,6 +100,30 @@ def test_chat_and_analysis_events_render(qtbot: QtBot, codette_app: Any,
     assert dashboard.server_panel.analysis.text() == "ready (warm-up 3.2 s)"
 
 
+def test_upload_and_analysis_progress_show_until_the_result(
+        qtbot: QtBot, codette_app: Any, dashboard: DashboardWindow) -> None:
+    bar = dashboard.analysis_panel.progress
+    assert not bar.isVisibleTo(dashboard.analysis_panel)
+    codette_app.hub(events.AnalysisProgress(client_id="c7-abc123", request_id="u1",
+                                            stage="upload", fraction=0.42))
+    assert bar.isVisibleTo(dashboard.analysis_panel)
+    assert bar.value() == 420 and "c7-abc123" in bar.format()
+    codette_app.hub(events.AnalysisProgress(client_id="c7-abc123", request_id="u1",
+                                            stage="analysing", fraction=0.0))
+    assert bar.maximum() == 0 and "Analysing" in bar.format()  # busy: no fraction known
+    codette_app.hub(events.AnalysisCompleted(client_id="c7-abc123", track_name="Mix",
+                                             analysis=SAMPLE_ANALYSIS))
+    assert not bar.isVisibleTo(dashboard.analysis_panel)
+
+
+def test_a_worker_failure_is_shown(qtbot: QtBot, codette_app: Any,
+                                   dashboard: DashboardWindow) -> None:
+    codette_app.hub(events.AnalysisWorkerFailed(worker="full", reason="killed by SIGSEGV",
+                                                restarted=True))
+    assert "full worker restarted" in dashboard.server_panel.analysis.text()
+    assert dashboard.server_panel.analysis.toolTip() == "killed by SIGSEGV"
+
+
 def test_capture_events_reach_the_meter(qtbot: QtBot, codette_app: Any,
                                         dashboard: DashboardWindow) -> None:
     codette_app.hub(events.CaptureStateChanged(state="running", device="Null sink",
