@@ -8,7 +8,9 @@ Each item names the entry that should answer it (``expect``, one id or a list of
 acceptable ids; ``null`` for an off-topic question that must be refused) and the key
 fact as a regex (``key``, case-insensitive; ``forbid`` is a regex that must not appear).
 Follow-up items replay their ``chain`` in the same session first; ``daw_context`` and
-``perspective`` are passed as the frontend would.
+``perspective`` are passed as the frontend would. ``batch`` (optional, default 1) marks
+when a question was written: batch 2 (q348 on) was written and split before the second
+tuning pass, so its held-out questions check that pass's fixes on phrasings it never saw.
 
 Every question is asked ``--repeats`` times in its session (the engine must vary the
 wording and never repeat itself), so "key fact" is the share of all those answers that
