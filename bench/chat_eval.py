@@ -137,6 +137,14 @@ class Figures:
             f"  mean confidence           right {_mean(right)} (n={len(right)})"
             f"   wrong {_mean(wrong)} (n={len(wrong)})   off-topic {_mean(off_conf)}"
         )
+        batches = sorted({o.item.get("batch", 1) for o in self.outcomes})
+        for batch in batches if len(batches) > 1 else ():
+            chosen = [o for o in on if o.item.get("batch", 1) == batch]
+            batch_hits = [h for o in chosen for h in o.key_hits()]
+            lines.append(
+                f"  batch {batch}: top-1 {_pct(sum(o.top1_right for o in chosen), len(chosen))}"
+                f"   key fact {_pct(sum(batch_hits), len(batch_hits))}"
+            )
         return lines
 
 
