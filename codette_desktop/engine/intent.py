@@ -52,7 +52,7 @@ _TIME = re.compile(
     r"|\bms\b|\bmilliseconds?\b|\d\s*s(?:ec(?:ond)?s?)?\b|\bin seconds\b|\bhow many seconds\b"
     r"|\blook-?ahead\b|\breverb time\b|\btail\b|\bhow fast\b"
     r"|\b(?:quarter|eighth|sixteenth|dotted|triplet)\b|\b1/\d+\b|\bhalf note\b|\bin ms\b"
-    r"|\bhow much (?:later|earlier|longer|shorter|faster|slower)\b|\blengths?\b",
+    r"|\bhow much (?:later|earlier|longer|shorter|faster|slower|time)\b|\blengths?\b|\btimes?\b",
     _FLAGS,
 )
 _LEVEL = re.compile(
@@ -102,11 +102,13 @@ _DIAGNOSIS = re.compile(
 )
 _EXPLAIN = re.compile(
     r"^\W*(?:so |and |ok )?(?:what(?:'s| is| are) (?:a |an |the )?[\w/-]+(?: [\w/-]+)?\s*\??\s*$"
-    r"|what(?:'s| is| are) (?:a |an |the )?[\w/-]+(?: [\w/-]+)? and how\b|explain\b|define\b"
+    r"|what(?:'s| is| are) (?:a |an |the )?[\w/-]+(?: [\w/-]+)? and (?:how|what)\b|explain\b"
+    r"|define\b|what means?\b|what does (?:an? |the )?[\w/-]+(?: [\w/-]+)? mean\b|meaning of\b"
     r"|what do(?:es)? (?:an? |the )?[\w/-]+(?: [\w/-]+)? (?:actually )?do\b|tell me about\b"
     r"|how does (?:an? |the )?[\w/-]+(?: [\w/-]+)? work\b|what(?:'s| is) the point of\b)",
     _FLAGS,
 )
+_WHY = re.compile(r"^\W*(?:so |and |but )?why\b", _FLAGS)
 _BEGINNER = re.compile(
     r"\b(?:basics|beginners?|newbie|for dummies|explained|in simple terms)\b", _FLAGS
 )
@@ -163,6 +165,8 @@ def detect_intent(text: str) -> Intent:
     explain = explain or bool(_BEGINNER.search(text))
     compared = _compared(text) if _DIFFERENCE.search(text) else ()
     kind = _kind(text, compared, placement)
+    if kind == "diagnosis":
+        compared = ()  # a symptom "compared to" something is not two things set side by side
     if placement:
         aspects |= {"before", "after", "order"}
     absolute = bool(_ABSOLUTE.search(text))
@@ -175,7 +179,11 @@ _ASKS_NUMBERS = re.compile(
 
 
 def _kind(text: str, compared: tuple[frozenset[str], ...], placement: bool) -> str:
-    if placement or (compared and _DIFFERENCE.search(text) and not _or_of_values(text)):
+    # "Why does my song sound quiet compared to ...?" describes a symptom, not two things.
+    symptom = bool(_WHY.match(text)) and bool(_DIAGNOSIS.search(text))
+    if placement or (
+        compared and _DIFFERENCE.search(text) and not _or_of_values(text) and not symptom
+    ):
         return "difference"
     asks = bool(_ASKS_QUANTITY.search(text)) or bool(re.search(r"\d", text))
     if asks:

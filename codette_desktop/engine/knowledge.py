@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from codette_desktop.engine.retrieval import (
+    ASKING_TERMS,
     EVERYDAY_TERMS,
     GENERIC_TERMS,
     BM25Index,
@@ -265,7 +266,7 @@ class KnowledgeBase:
         key_terms = specific or terms
         # Words no entry is *about* ("clean", "tame") are usually how the user describes
         # the wish, not the topic: they still count, but much less than topic words.
-        topical = [t for t in key_terms if t in self._topics]
+        topical = [t for t in key_terms if t in self._topics and t not in ASKING_TERMS]
         weights = {
             t: 1.0 if t in topical or not topical else _DESCRIPTIVE_WEIGHT for t in key_terms
         }

@@ -45,7 +45,7 @@ _FUNCTION_WORDS: Mapping[str, frozenset[str]] = MappingProxyType(
         ENGLISH: _words(
             """how what where which why when should is are the my i do does can to for and of
             with in on at too it this that you your me a an much many be have get make sound
-            sounds keep gets"""
+            sounds keep gets per"""
         ),
         "de": _words(
             """ich mein meine meinen meinem meiner wie was wo welche welcher welches welchen

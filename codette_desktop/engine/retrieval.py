@@ -37,6 +37,9 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\blow[\s-]end\b", " lowend "),
         (r"\bmid[\s/-]?side\b|\bm/s\b", " midside "),
         (r"\bnoise[\s-]gates?\b", " gate "),
+        (r"\bvoice[\s-]?overs?\b", " voiceover "),
+        # The genre, not the two instruments.
+        (r"\bdrum\s*(?:and|&|n|'n'?)\s*bass\b|\bd&b\b", " dnb "),
         (r"\bdynamic[\s-]range\b", " dynamics "),
         (r"\bbass[\s-]guitar\b", " bass "),
         (r"\beq'?(?:ing|ed|s)\b", " eq "),
@@ -57,7 +60,8 @@ _STOPWORD_TEXT = """
     to too try under until up us very want wants was way we were what when where which while
     who whom why will with would yes yet you your yours yourself s t d ll ve re m tip tips
     help make makes making codette hey hi hello whats stop fix fixing use using better best
-    good sound sounds sounding tell show give know think go going ok okay alright"""
+    good sound sounds sounding tell show give know think go going ok okay alright put puts
+    putting"""
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 # Canonical terms: "canonical: word word ...". Words are raw forms or their stems; both
@@ -86,6 +90,7 @@ sibilance: sibilance sibilant sibilants esses ess
 mud: mud muddy muddiness murky
 boxy: boxy boxiness boxier cardboard
 thin: thin thinner thinnest thinned
+quiet: quiet quieter quietest
 body: body fat fatter fatness fattest
 harsh: harsh harshness piercing shrill brittle
 clarity: clarity clear clearer intelligibility intelligible definition
@@ -199,7 +204,8 @@ def tokenize(text: str) -> list[str]:
 # Studio words that say *that* a question is about mixing but not *what* about it. They
 # are dropped from a query that has more specific terms ("is my track too loud?" searches
 # for loudness, not for entries that say "track"), and a query made only of them is broad.
-_GENERIC_TEXT = "mix track song sound audio music record recording production producer daw project"
+_GENERIC_TEXT = """mix track song sound audio music record recording production producer daw project
+    plugin plugins"""
 GENERIC_TERMS = frozenset(canonical(w) for w in _GENERIC_TEXT.split())
 
 # Everyday words that may appear in knowledge keywords ("decay time") but do not by
@@ -208,6 +214,13 @@ _EVERYDAY_TEXT = """
     time long short big small bad fast slow hard soft today day world people love life work
     lot little new old first last nice great weather write read"""
 EVERYDAY_TERMS = frozenset(canonical(w) for w in _EVERYDAY_TEXT.split())
+
+
+# Words that say what kind of answer is wanted ("which frequency", "compared to", "what
+# settings"), not what it is about: next to a topic word they weigh like descriptive words.
+_ASKING_TEXT = """frequency frequencies problem problems compare compared comparison setting settings
+    value values amount"""
+ASKING_TERMS = frozenset(canonical(w) for w in _ASKING_TEXT.split())
 
 
 def known_terms() -> frozenset[str]:
