@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from codette_desktop.engine.intent import Intent, intent_values
 from codette_desktop.engine.knowledge import KnowledgeEntry
 from codette_desktop.engine.numbers import PARAMETER_LABELS, Reading, value_ranges
-from codette_desktop.engine.retrieval import GENERIC_TERMS, TRACK_TYPE_WORDS, tokenize
+from codette_desktop.engine.retrieval import ASKING_TERMS, GENERIC_TERMS, SOURCE_TERMS, tokenize
 
 # A question word that only names the entry's topic ("vocal" for a vocal entry) says
 # little about which line is wanted.
@@ -36,6 +36,8 @@ _IMPLIED_TERMS: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
         (r"\d\s*(?:db|lufs|lkfs|dbtp|dbfs|lu)\b", "level"),
     )
 )
+# The words a value stands for (see above): they name the kind asked, not its subject.
+_KIND_TERMS = frozenset().union(*(terms for _, terms in _IMPLIED_TERMS)) | ASKING_TERMS
 _PLACEMENT_LINE = re.compile(
     r"\b(?:before|after|first|last|order|place|insert|chain|into)\b", re.IGNORECASE
 )
@@ -67,8 +69,16 @@ _KIND_UNITS = {
     "level": frozenset({"db", "dbfs", "dbtp", "lufs", "lu"}),
     "frequency": frozenset({"hz"}),
 }
-# The first words of a line up to its colon (or its first three words): what it is about.
-_LEAD = re.compile(r"^[^:;,.]{1,30}(?=:)|^(?:\S+\s+){0,2}\S+")
+_KIND_NAMES = {
+    "distance": frozenset({"distance"}),
+    "frequency": frozenset({"frequency"}),
+    "ratio": frozenset({"ratio"}),
+    "time": frozenset({"time"}),
+    "level": frozenset({"level", "loudness"}),
+}
+# The first words of a line up to its colon (not a ratio's) or its first three words: what
+# the line is about.
+_LEAD = re.compile(r"^[^:;,.]{1,45}(?=:(?!\d))|^(?:\S+\s+){0,2}\S+")
 # Settings given in percent: only these make "30%" a level worth asking for.
 _PERCENT_TERMS = frozenset(tokenize("feedback wet dry blend mix percent width pan"))
 # Words of advice with a condition: what a yes/no question ("is it ok to ...?") needs.
@@ -78,7 +88,7 @@ _NORMATIVE = re.compile(
     re.IGNORECASE,
 )
 # Intents whose answer is a value: a line without that kind of value cannot be the key.
-VALUE_INTENTS = frozenset({"frequency", "ratio", "time", "level"})
+VALUE_INTENTS = frozenset({"frequency", "ratio", "time", "level", "distance"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,17 +123,18 @@ def pick_facts(
     asking for a starting setting ("what attack should I use?"); ``question`` is its text,
     whose words as written are matched against the words a line opens with.
     """
-    surface = _words(question)
+    # The name of the asked quantity counts as asked: "how far?" is answered by "Distance: ...".
+    surface = _words(question) | _KIND_NAMES.get(intent.kind, frozenset())
     lines = list(dict.fromkeys(entry.guidance))
     line_terms = [_line_terms(line) for line in lines]
     topic = _topic_terms(f"{entry.title} {entry.category}")
     wanted = {t for t in terms if t not in GENERIC_TERMS}
     aspects = intent.aspects | frozenset(emphasis)
-    # The instrument the entry is written for ("vocal" in a vocal entry) says little about
+    # The source the entry is written for ("vocal", "acoustic" in its title) says little about
     # which line is meant; its process or goal words ("compression", "clarity") do.
     weights = {
         t: (_ASPECT_WEIGHT if t in aspects else 1.0)
-        * (_TOPIC_WEIGHT if t in topic and t in TRACK_TYPE_WORDS else 1.0)
+        * (_TOPIC_WEIGHT if t in topic and t in SOURCE_TERMS else 1.0)
         for t in wanted
     }
     count = len(lines)
@@ -150,7 +161,8 @@ def pick_facts(
         # the "sidechain" of "how do I use sidechain?", though both index as sidechain.
         lead = _LEAD.match(line)
         if lead and (_words(lead.group(0)) & surface) - _SUBJECT_WORDS:
-            score += 1.0
+            # A label ("Spotify:", "Distance:") says so outright; opening words less so.
+            score += 1.5 if line[lead.end() : lead.end() + 1] == ":" else 1.0
         score += _label_fit(line, asked_labels, intent.kind)
         if intent.kind == "yes_no" and _NORMATIVE.search(line):
             score += 1.0
@@ -203,6 +215,12 @@ def pick_facts(
         if second is not None and (needed or scores[second] >= 0.5 * scores[best]):
             key.append(second)
     value_found = intent.kind not in VALUE_INTENTS or any(value_lines[i] for i in key)
+    # The value should be for what was asked about: "snare ring frequency" is not answered
+    # by a line giving the toms' frequencies, though it holds Hz.
+    specific = {
+        t for t in wanted if t not in topic and idf[t] > 0 and t not in _KIND_TERMS | aspects
+    }
+    on_point = not specific or any(value_lines[i] and specific & line_terms[i] for i in key)
     # How much of what is asked the key carries, judged the same way for every entry: the
     # setting words (not the topic words, which retrieval already weighed) and the value.
     asked = (aspects & wanted) - _VAGUE_ASPECTS
@@ -212,7 +230,7 @@ def pick_facts(
         held |= aspects  # "where does it go?" is answered by a line about order
     parts = [len(asked & held) / len(asked)] if asked else []
     if intent.kind in VALUE_INTENTS:
-        parts.append(1.0 if value_found else 0.0)
+        parts.append(0.0 if not value_found else 1.0 if on_point else 0.5)
     fit = sum(parts) / len(parts) if parts else 1.0
     key_lines = tuple(lines[i] for i in key)
     summary_terms = _line_terms(entry.summary)

@@ -46,6 +46,12 @@ _FREQUENCY = re.compile(
     r"|sit|sits)\b",
     _FLAGS,
 )
+# "How far from the mic?" asks for a distance; "how far below the dry?" for a level.
+_DISTANCE = re.compile(
+    r"\bdistances?\b|\bhow (?:far|close)\b[^?]{0,40}\b(?:from|away|apart|to|between)\b"
+    r"|\b\d+(?:\.\d+)?\s*(?:cm|mm|centimet\w+|inch(?:es)?|feet|ft|metres?|meters?)\b",
+    _FLAGS,
+)
 _RATIO = re.compile(r"\bratios?\b|\bthresholds?\b|\bknee\b|\d\s*:\s*1\b", _FLAGS)
 _TIME = re.compile(
     r"\battack\b|\brelease\b|\bpre-?delay\b|\bdecay\b|\bhold\b|\bhow long\b|\bdelay times?\b"
@@ -113,9 +119,15 @@ _BEGINNER = re.compile(
     r"\b(?:basics|beginners?|newbie|for dummies|explained|in simple terms)\b", _FLAGS
 )
 _ABSOLUTE = re.compile(
-    r"\bhow loud\b|\bloudness (?:target|level)\b|\btarget loudness\b|\blufs\b|\bspl\b", _FLAGS
+    r"\bhow loud\b|\bloudness\b(?! range)|\btarget loudness\b|\blufs\b|\bspl\b", _FLAGS
 )
-_QUANTITY_KINDS = (("frequency", _FREQUENCY), ("ratio", _RATIO), ("time", _TIME), ("level", _LEVEL))
+_QUANTITY_KINDS = (
+    ("distance", _DISTANCE),
+    ("frequency", _FREQUENCY),
+    ("ratio", _RATIO),
+    ("time", _TIME),
+    ("level", _LEVEL),
+)
 _BETWEEN = re.compile(
     r"\bbetween (?:a |an |the )?(?P<a>.+?) and (?:a |an |the )?(?P<b>.+?)(?:\?|$|,| for | on | in )"
     r"|(?P<c>[\w/ -]+?) (?:vs\.?|versus|compared (?:to|with)|or|instead of) (?:a |an |the )?"
@@ -226,6 +238,7 @@ _INTENT_LINES = {
     "ratio": re.compile(r"\d\s*:\s*1\b", _FLAGS),
     "time": re.compile(r"\d\s*(?:ms|s)\b|\b1/\d+\b", _FLAGS),
     "level": re.compile(r"\d\s*(?:db|dbfs|dbtp|lufs|lkfs|lu)(?![a-z/])", _FLAGS),
+    "distance": re.compile(r"\d\s*(?:cm|mm|m|metres?|meters?|inch(?:es)?|feet|ft)\b", _FLAGS),
 }
 _PERCENT = re.compile(r"\d\s*%")
 

@@ -52,6 +52,13 @@ _TYPE_MISMATCH = 0.85
 _MIN_TYPE_FOCUS = 0.25
 # Favour for entries named by a preferred term (see search_detailed).
 _PREFER_BOOST = 1.5
+# A question that names no track and has none selected is about the general technique: an
+# entry written only for particular instruments is discounted, less the more the question
+# names it ("room reverb decay" is not asking about vocal reverb).
+_UNNAMED_DISCOUNT = 0.12
+_INSTRUMENT_TYPES = frozenset(
+    tokenize("vocal kick snare drums bass guitar keys synth instrument")
+)
 # Extra relevance for an entry whose category is one of the asked terms.
 _CATEGORY_BONUS = 0.3
 # Weight of query words that no entry is about, next to words some entry is about.
@@ -300,6 +307,8 @@ class KnowledgeBase:
                 boost = _TYPE_SHARED_BOOST
             elif wanted and not entry.is_general:
                 factor *= _TYPE_MISMATCH
+            elif not wanted and not entry.is_general and types & _INSTRUMENT_TYPES:
+                factor *= 1.0 - _UNNAMED_DISCOUNT * (1.0 - named)
             # Written for the track type matters in proportion to being about the question:
             # a vocal entry on recording is no answer to "how do I gain stage this vocal?".
             factor *= 1.0 + (boost - 1.0) * max(named, _MIN_TYPE_FOCUS)

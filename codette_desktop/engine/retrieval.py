@@ -67,7 +67,9 @@ _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 # Canonical terms: "canonical: word word ...". Words are raw forms or their stems; both
 # documents and queries end up with the canonical term.
 _SYNONYM_TABLE = """
-vocal: vox vocal vocals voice voices singer singers singing vocalist vocalists acapella vo
+vocal: vox vocal vocals voice voices singer singers singing vocalist vocalists acapella vo sing
+    sings sang
+mic: mic mics microphone microphones
 compression: comp comps compress compressor compressors compressing compressed compression
     compressive
 comping: comping comped
@@ -231,6 +233,12 @@ def known_terms() -> frozenset[str]:
 # Canonical words that name a kind of track ("vocals", "808", "kick drum").
 _TRACK_TYPE_TEXT = "vocal kick snare hihat drums bass guitar keys synth master bus"
 TRACK_TYPE_WORDS = frozenset(canonical(w) for w in _TRACK_TYPE_TEXT.split())
+
+
+# Words that name the source rather than what to do with it: the track types and the
+# qualifiers of an instrument ("acoustic guitar", "lead vocal", "upright bass").
+_SOURCE_TEXT = "acoustic electric lead backing upright grand rhythm doubled"
+SOURCE_TERMS = TRACK_TYPE_WORDS | frozenset(canonical(w) for w in _SOURCE_TEXT.split())
 
 
 def track_types_named(terms: Iterable[str]) -> tuple[str, ...]:
