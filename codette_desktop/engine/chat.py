@@ -89,6 +89,8 @@ _MAX_QUERY_CHARS = 2000
 _MAX_DRAFTS = 12
 # A follow-up's topic words count less than its own; the entry it continues is favoured.
 _TOPIC_WEIGHT = 0.4
+# The words that describe a symptom's cause beyond its name weigh this much in the search.
+_CAUSE_DETAIL_WEIGHT = 0.5
 _FOLLOW_UP_BOOST = 1.3
 # Hits within this share of the best score compete on how well they carry the fact.
 _CLOSE_MATCH = 0.5
@@ -100,6 +102,8 @@ _CLOSE_CALL_PENALTY = 0.3
 _ENTRY_LEVEL = frozenset(tokenize("basics beginner beginners explained introduction"))
 # "What's the difference ...?" favours the entries written as comparisons.
 _COMPARISON = frozenset(tokenize("vs versus difference"))
+# ... and "where does it go?" the entries about placement; the other questions neither.
+_PLACEMENT = frozenset(tokenize("placement"))
 # With a selected track, "this"/"it" points at it: its type counts for more.
 _THIS_TRACK_BOOST = 1.6
 _DEICTIC = re.compile(r"\b(?:this|it|these|here|this track)\b", re.IGNORECASE)
@@ -412,17 +416,21 @@ class CodetteEngine:
         values = merge_values(own, active)
         carried = tuple(r for r in values if active and r not in own)
         symptoms = find_symptoms(text)
+        implied = (*phrase_terms(text), *(t for symptom in symptoms for t in symptom.terms))
         expansion: dict[str, float] = dict.fromkeys(phrase_terms(text), 1.0)
         for symptom in symptoms:
-            expansion.update(dict.fromkeys(symptom.terms, 1.0))
+            # The cause itself ("masking") counts in full; the words around it ("clarity",
+            # "presence") only steer, or they would find entries about those instead.
+            cause, *detail = symptom.terms
+            expansion[cause] = 1.0
+            for term in detail:
+                expansion[term] = max(expansion.get(term, 0.0), _CAUSE_DETAIL_WEIGHT)
         if active is not None:
             for term in active.terms:
                 expansion.setdefault(term, _TOPIC_WEIGHT)
         # Lines are chosen by the question's own words (and what its wording implies), not
         # by a follow-up's topic words: "and Apple Music?" wants the Apple Music line.
-        line_terms = frozenset(
-            (*tokenize(content_text(query)), *(t for t, w in expansion.items() if w >= 1.0))
-        )
+        line_terms = frozenset((*tokenize(content_text(query)), *implied))
         return _Question(
             text=text,
             query=query,
@@ -461,6 +469,8 @@ class CodetteEngine:
             type_boost=type_boost,
             prefer=(_ENTRY_LEVEL if intent.explain else frozenset())
             | (_COMPARISON if intent.kind == "difference" else frozenset()),
+            aside=(frozenset() if intent.kind == "difference" else _COMPARISON)
+            | (frozenset() if intent.placement else _PLACEMENT),
         )
 
     @staticmethod

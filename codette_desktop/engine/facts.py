@@ -178,7 +178,7 @@ def pick_facts(
             score += 1.0  # "how loud?" is answered in LUFS or dB SPL, not by a dB change
         if _SETTING in intent.aspects:
             # "... settings?" asks for the line that sets the most parameters.
-            score += 0.25 * min(6, len(_NUMBER.findall(line)))
+            score += 0.15 * min(6, len(_NUMBER.findall(line)))
         elif intent.kind in ("general", "steps"):
             # "How do I compress vocals?" wants the starting setting, the line with numbers.
             score += 0.15 * min(6, len(_NUMBER.findall(line)))

@@ -59,6 +59,9 @@ _UNNAMED_DISCOUNT = 0.12
 _INSTRUMENT_TYPES = frozenset(
     tokenize("vocal kick snare drums bass guitar keys synth instrument")
 )
+# Discount for an entry titled by an aspect the question does not ask about (see
+# search_detailed).
+_ASIDE_DISCOUNT = 0.85
 # Extra relevance for an entry whose category is one of the asked terms.
 _CATEGORY_BONUS = 0.3
 # Weight of query words that no entry is about, next to words some entry is about.
@@ -257,6 +260,7 @@ class KnowledgeBase:
         boosts: Mapping[str, float] | None = None,
         type_boost: float = TYPE_BOOST,
         prefer: frozenset[str] = frozenset(),
+        aside: frozenset[str] = frozenset(),
     ) -> SearchResult:
         """Like :meth:`search`, plus the match strength the engine's confidence uses.
 
@@ -266,7 +270,9 @@ class KnowledgeBase:
         continues). Neither changes which of the question's own words count as studio
         words (``domain_terms``). ``type_boost`` is the factor for entries written for
         exactly the asked track type; entries named (title, keywords) by a ``prefer`` term
-        are favoured (the entry-level "basics" entries for a "what is ...?" question).
+        are favoured (the entry-level "basics" entries for a "what is ...?" question), and
+        entries titled by an ``aside`` term are discounted (an entry about where a de-esser
+        goes is not the answer to "what is a de-esser?").
         """
         terms = tuple(dict.fromkeys(tokenize(query)))
         specific = tuple(t for t in terms if t not in GENERIC_TERMS)
@@ -285,10 +291,12 @@ class KnowledgeBase:
         exact = track_type_terms(track_types, parents=False)
         ranked: list[tuple[float, float, int, float]] = []  # relevance, raw, index, focus
         asked = set(ranked_terms)
+        total_weight = sum(weights.values())
         for item in self._index.score(ranked_terms, weights=weights):
             entry = self._entries[item.index]
             about_terms = self._focus_terms[entry.id]
-            focus = sum(1 for t in asked if t in about_terms) / len(asked)
+            # Weighted like the score: a word the question only implies counts for less.
+            focus = sum(w for t, w in weights.items() if t in about_terms) / total_weight
             # An entry about the asked terms beats one that merely mentions them often, and
             # an entry whose category is an asked term is about it above all.
             in_category = bool(self._categories[item.index] & set(key_terms))
@@ -314,6 +322,8 @@ class KnowledgeBase:
             factor *= 1.0 + (boost - 1.0) * max(named, _MIN_TYPE_FOCUS)
             if prefer and prefer & self._named_terms[index] and self._title_terms[index] & asked:
                 factor *= _PREFER_BOOST
+            if aside & self._title_terms[index]:
+                factor *= _ASIDE_DISCOUNT
             hits.append((entry, round(relevance * factor, 4)))
         hits.sort(key=lambda hit: (-hit[1], hit[0].id))
         strength = coverage = focus = magnitude = 0.0
