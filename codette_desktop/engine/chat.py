@@ -49,6 +49,7 @@ from codette_desktop.engine.intent import (
     Intent,
     content_text,
     detect_intent,
+    plain_amounts,
 )
 from codette_desktop.engine.knowledge import TYPE_BOOST, KnowledgeBase, SearchResult
 from codette_desktop.engine.language import Gloss, gloss
@@ -89,6 +90,11 @@ _MAX_QUERY_CHARS = 2000
 _MAX_DRAFTS = 12
 # A follow-up's topic words count less than its own; the entry it continues is favoured.
 _TOPIC_WEIGHT = 0.4
+# The selected track's name words, when the question points at it ("this", "these").
+_TRACK_NAME_WEIGHT = 0.6
+_PART_TERMS = frozenset(
+    tokenize("overhead overheads oh room rooms tom toms cymbals backing bgv harmony adlibs")
+)
 # The words that describe a symptom's cause beyond its name weigh this much in the search.
 _CAUSE_DETAIL_WEIGHT = 0.5
 _FOLLOW_UP_BOOST = 1.3
@@ -107,6 +113,10 @@ _PLACEMENT = frozenset(tokenize("placement"))
 # With a selected track, "this"/"it" points at it: its type counts for more.
 _THIS_TRACK_BOOST = 1.6
 _DEICTIC = re.compile(r"\b(?:this|it|these|here|this track)\b", re.IGNORECASE)
+# ... but "this song" or "this mix" is the whole song, not the selected track.
+_POINTS_AT_TRACK = re.compile(
+    r"\b(?:this|it|these|here)\b(?! (?:song|mix|tune|record|project|session))", re.IGNORECASE
+)
 _PROGRAMME = re.compile(
     r"\b(?:master(?:ed|ing|s)?|premaster|mix ?bus|2-?bus|two-?bus|stereo bus|final mix)\b",
     re.IGNORECASE,
@@ -402,7 +412,7 @@ class CodetteEngine:
 
     def _understand(self, glossed: Gloss, context: DawContext, session_id: str) -> _Question:
         """What the (English or glossed) question asks, and what it continues."""
-        text = glossed.text
+        text = plain_amounts(glossed.text)
         # Retrieval reads the words; a reading's number ("-6 LUFS") is where the user is,
         # not what the question is about.
         query = without_readings(text)
@@ -428,6 +438,12 @@ class CodetteEngine:
         if active is not None:
             for term in active.terms:
                 expansion.setdefault(term, _TOPIC_WEIGHT)
+        if context.selected is not None and not named and _POINTS_AT_TRACK.search(text):
+            # "Should I compress these?" with 'Overheads' selected: the name says which
+            # part of the kit (or the stack) "these" are, more precisely than the type does.
+            for term in tokenize(context.selected.name or ""):
+                if term in _PART_TERMS:
+                    expansion.setdefault(term, _TRACK_NAME_WEIGHT)
         # Lines are chosen by the question's own words (and what its wording implies), not
         # by a follow-up's topic words: "and Apple Music?" wants the Apple Music line.
         line_terms = frozenset((*tokenize(content_text(query)), *implied))

@@ -163,6 +163,15 @@ _QUANTITY_PHRASES = re.compile(
 )
 
 
+# "How hard should I compress?" asks how much, not about hard knees or hard clipping.
+_AMOUNT_WORDS = re.compile(r"\bhow (?:hard|heavily|strongly|aggressively|heavy)\b", _FLAGS)
+
+
+def plain_amounts(text: str) -> str:
+    """``text`` with "how hard", "how heavily" ... read as "how much"."""
+    return _AMOUNT_WORDS.sub("how much", text)
+
+
 def content_text(text: str) -> str:
     """``text`` without the phrases that only ask for a quantity ("how loud", "how long")."""
     return _QUANTITY_PHRASES.sub(" ", text)

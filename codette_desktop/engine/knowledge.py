@@ -322,7 +322,9 @@ class KnowledgeBase:
             factor *= 1.0 + (boost - 1.0) * max(named, _MIN_TYPE_FOCUS)
             if prefer and prefer & self._named_terms[index] and self._title_terms[index] & asked:
                 factor *= _PREFER_BOOST
-            if aside & self._title_terms[index]:
+            title = self._title_terms[index]
+            # ... unless the question names both sides anyway ("clip before the limiter").
+            if aside & title and len(title & asked) < 2:
                 factor *= _ASIDE_DISCOUNT
             hits.append((entry, round(relevance * factor, 4)))
         hits.sort(key=lambda hit: (-hit[1], hit[0].id))

@@ -72,7 +72,13 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     ),
     (r"\bpump\w*|\bbreathing\b", "the compressor's release", "pump release"),
     (
-        r"\bdistort\w*|\bcrackl\w*|\bclipp\w*|\bcrunch\w* when\b|\bbreaking up\b"
+        # Said of a sound ("my vocal is clipping", "sounds distorted"), not the technique
+        # ("how many dB of clipping?", "parallel distortion", "clip before the limiter").
+        r"\bdistort(?:s|ing)\b|\b(?:sounds?|is|are|gets?|getting) (?:\w+ )?distorted\b"
+        r"|\b(?:hear|there'?s|there is|getting|unwanted|nasty|ugly) (?:\w+ )?distortion\b"
+        r"|\bdistortion (?:on|in) (?:my|the|this)\b|\bcrackl\w*"
+        r"|\b(?:is|are|'s|keeps?|starts?|started|still|always|was|were|gets?|getting) "
+        r"(?:\w+ )?clipp(?:ing|ed)\b|\bclips\b|\bcrunch\w* when\b|\bbreaking up\b"
         r"|\b(?:in|into) the red\b|\bred (?:light|lights|meters?)\b|\bmeters? (?:go|hit|are) red\b",
         "clipping somewhere in the gain structure",
         "clipping peak gainstaging",
