@@ -190,7 +190,67 @@ clarity: klar klarer klare deutlich deutlicher chiara chiaro chiare clara claro 
 more: mehr mas più piu plus mais
 time: zeit tiempo temps
 electric: elektrisch* electrica electrico electrique elettrica elettrico eletrica eletrico
-acoustic: akustisch* acustica acustico acoustique acustica
+acoustic: akustisch* akustik acustica acustico acoustique acustica
+eq: entzerrer ecualizador ecualizacion ecualizar egaliseur egalisation egaliser equalizzatore
+    equalizzazione equalizador equalizacao equalizar equalizzare
+limiter: begrenzer limitador limitadores limiteur limitatore limitatori
+saturation: sattigung saturacion saturazione saturacao
+distortion: verzerrung verzerrer distorsion distorsione distorcao
+polarity: polaritat polaridad polarite polarita polaridade
+automation: automatisierung automatizacion automatisation automazione automacao
+recording: aufnahme aufnahmen grabacion grabar enregistrement enregistrer registrazione
+    registrare gravacao gravar
+microphone: mikrofon mikrofone mikrofons microfono microfonos microfoni microfone microfones
+headphones: kopfhorer auriculares cascos casque cuffie cuffia fones
+speakers: lautsprecher monitore altavoces enceintes casse caixas
+hiss: siseo souffle fruscio chiado
+breaths: atmer atemgerausche respiraciones respiracion respirations respiri respiro respiracoes
+    respiracao
+plosives: plosivlaute plosivas plosivos
+room: raum zimmer habitacion cuarto stanza quarto
+headroom: margen marge margine margem
+gain: verstarkung ganancia guadagno ganho
+quiet: leise leiser silencioso silenciosa
+audiobook: horbuch horbucher audiolibro audiolibros audiolivro
+dialogue: dialog dialoge dialogo dialogos
+boomy: drohn* retumb* rimbomb*
+thin: dunn dunne dunner delgado delgada mince maigre sottile
+dull: dumpfe apagado apagada terne spento spenta abafado abafada
+bright: brillante brillant brilhante
+warm: warmer calido calida chaud chaude caldo calda quente
+punch: druck pegada
+narrow: enger estrecho estrecha etroit etroite stretto stretta estreito estreita
+lost: untergeh* verloren pierd* perd* noye noyee
+behind: hinter detras derriere dietro atras
+under: unter debajo dessous sotto debaixo
+knee: knie rodilla genou ginocchio joelho
+feedback: ruckkopplung realimentacion retroalimentacion retroazione realimentacao
+length: laenge longitud duracion longueur duree lunghezza durata comprimento duracao
+long: lang lange langer lungo lunga longo longa
+short: kurz kurze kurzer corto corta court courte breve curto curta
+fast: schnell schneller rapido rapida rapide veloce
+slow: langsam langsamer lento lenta lent lente
+high: hoch hohe hoher haut haute
+avoid: vermeiden vermeide evitar evito eviter evitare
+fix: beheben reparieren arreglar arreglo corriger sistemare correggere corrigir consertar
+improve: verbessern mejorar ameliorer migliorare melhorar
+send: schicken senden enviar mandar envoyer inviare mandare
+leave: lassen lasse dejar dejo laisser lasciare deixar deixo
+separated: getrennt separar separados separadas separer separes separare separati
+cymbals: becken platillos cymbales piatti pratos
+keys: tasten teclado teclados tastiera
+synth: sintetizador sintetizadores synthetiseur sintetizzatore
+strings: streicher cuerdas cordes archi cordas
+mastering: masterisierung masterizar masterizacion masterizzare masterizzazione masterizacao
+    masteriser
+tail: hallfahne cola queue coda cauda
+integrated: integriert integrierte integrado integrada integre integree integrato integrata
+difference: unterschied diferencia differenza diferenca
+setting: einstellung einstellungen ajuste ajustes reglage reglages impostazione impostazioni
+tips: tipps consejos conseils consigli dicas
+genre: genero
+orchestra: orchester orquesta orchestre orquestra
+film: pelicula filme
 """
 
 
@@ -240,7 +300,7 @@ _OVERRIDES: Mapping[str, Mapping[str, str]] = MappingProxyType(
         "fr": {"où": "where", "ou": "or"},
         "pt": {"ou": "or", "e": "and", "é": "is", "o": "the"},
         "it": {"e": "and", "è": "is"},
-        "es": {"o": "or", "y": "and"},
+        "es": {"o": "or", "y": "and", "no": "not"},
         "de": {"tempo": "tempo"},
     }
 )
@@ -270,6 +330,7 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bmedios graves\b|\bmédios graves\b|\bbas-médiums\b|\bmedio-bassi\b", " low mids "),
         (r"\bgraves\b(?= *$)", " low end "),
         (r"\bclip gain\b", " clip gain "),
+        (r"\bwas ist\b|\bqu[eé] es\b|\bche cos'?[eè]\b|\bcos'?[eè]\b|\bo que [eé]\b", " what is "),
     )
 )
 
@@ -314,6 +375,27 @@ def _gloss_word(word: str, language: str) -> str | None:
     for prefix, english in _PREFIXES:
         if folded.startswith(prefix):
             return english
+    if language == "de":
+        return _compound(folded)
+    return None
+
+
+_MIN_PART = 3
+
+
+def _compound(folded: str) -> str | None:
+    """A German compound of two lexicon words ("akustikgitarre" -> "acoustic guitar",
+    "gesangsspur" -> "vocal track"), the linking "s" or "n" allowed; None otherwise."""
+    for cut in range(_MIN_PART, len(folded) - _MIN_PART + 1):
+        head, tail = folded[:cut], folded[cut:]
+        tail_gloss = _EXACT.get(tail) or next(
+            (english for prefix, english in _PREFIXES if tail.startswith(prefix)), None
+        )
+        if tail_gloss is None:
+            continue
+        for stem in (head, head[:-1] if head.endswith(("s", "n")) else None):
+            if stem and len(stem) >= _MIN_PART and (head_gloss := _EXACT.get(stem)):
+                return f"{head_gloss} {tail_gloss}"
     return None
 
 
