@@ -157,7 +157,7 @@ noise: rauschen ruido bruit rumore ruido
 hum: brummen zumbido ronflement ronzio zumbido
 wide: breit breiter ancho amplio large largo larga
 stereo: stereobreite estereo
-pan: panorama paneo panoramique
+pan: panorama paneo panoramique pannen panoramisieren panear panoramizzare
 ratio: verhaltnis relacion rapport rapporto razao
 threshold: schwelle schwellwert umbral seuil soglia limiar
 attack: anstiegszeit ansprechzeit ataque attaque attacco
@@ -167,11 +167,11 @@ boost: anheben anhebung realzar realce booster accentuare
 set: setze setzen stelle stellen einstellen poner pongo coloco mettre regler impostare
     metto colocar ajustar
 use: benutze benutzen verwende verwenden nutze usar uso utiliser utilise usare
-remove: entfernen loswerden quitar quito eliminar enlever supprimer rimuovere togliere
-    tirar remover
+remove: entfern* loswerden quitar quito eliminar enlever supprimer rimuovere togliere
+    togli* tolgo tirar remover
 reduce: reduzieren verringern reducir reduire ridurre reduzir
 boxy: acartonado acartonada pappig kartonig cartonneux inscatolato
-muddy: matschig matschige matsch mulmig dumpf embarrada embarrado fangeux boueux fangoso
+muddy: matschig matschige matsch mulmig dumpf embarrada embarrado barro fangeux boueux fangoso
     fangosa embolada embolado confuso
 harsh: scharf schrill harsch aspero agressif aspro estridente
 sibilance: zischlaut* s-laute sibilancia sibilancias sifflante* sibilant* sibilanza
@@ -227,7 +227,7 @@ knee: knie rodilla genou ginocchio joelho
 feedback: ruckkopplung realimentacion retroalimentacion retroazione realimentacao
 length: laenge longitud duracion longueur duree lunghezza durata comprimento duracao
 long: lang lange langer lungo lunga longo longa
-short: kurz kurze kurzer corto corta court courte breve curto curta
+short: kurz kurze kurzer court courte breve curto curta
 fast: schnell schneller rapido rapida rapide veloce
 slow: langsam langsamer lento lenta lent lente
 high: hoch hohe hoher haut haute
@@ -241,7 +241,7 @@ cymbals: becken platillos cymbales piatti pratos
 keys: tasten teclado teclados tastiera
 synth: sintetizador sintetizadores synthetiseur sintetizzatore
 strings: streicher cuerdas cordes archi cordas
-mastering: masterisierung masterizar masterizacion masterizzare masterizzazione masterizacao
+mastering: masterisierung masteriz* masterizacion masterizzare masterizzazione masterizacao
     masteriser
 tail: hallfahne cola queue coda cauda
 integrated: integriert integrierte integrado integrada integre integree integrato integrata
@@ -421,6 +421,10 @@ def gloss(text: str) -> Gloss:
         word = tail if head and len(head) <= 4 else token
         total += 1
         glossed = _gloss_word(word, language)
+        if glossed is None and "-" in word:
+            # "Attack-Zeit": the parts, when each is a loanword or in the lexicon.
+            parts = [_gloss_word(part, language) or part for part in word.split("-")]
+            glossed = " ".join(parts) if parts != word.split("-") else None
         if glossed is not None:
             known += 1
             out.append(glossed)
