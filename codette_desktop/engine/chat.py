@@ -110,9 +110,8 @@ _ENTRY_LEVEL = frozenset(tokenize("basics beginner beginners explained introduct
 _COMPARISON = frozenset(tokenize("vs versus difference"))
 # ... and "where does it go?" the entries about placement; the other questions neither.
 _PLACEMENT = frozenset(tokenize("placement"))
-# With a selected track, "this"/"it" points at it: its type counts for more.
+# With a selected track, "this"/"it" points at it: its type counts for more, ...
 _THIS_TRACK_BOOST = 1.6
-_DEICTIC = re.compile(r"\b(?:this|it|these|here|this track)\b", re.IGNORECASE)
 # ... but "this song" or "this mix" is the whole song, not the selected track.
 _POINTS_AT_TRACK = re.compile(
     r"\b(?:this|it|these|here)\b(?! (?:song|mix|tune|record|project|session))", re.IGNORECASE
@@ -470,7 +469,7 @@ class CodetteEngine:
         # The track the question names ("compress vocals") outranks the selected one.
         track_types = question.named or context.track_types
         # "How should I EQ this?" with a track selected is about that track above all.
-        deictic = not question.named and _DEICTIC.search(question.text)
+        deictic = not question.named and _POINTS_AT_TRACK.search(question.text)
         type_boost = _THIS_TRACK_BOOST if deictic else TYPE_BOOST
         if active is not None:
             boosts[active.entry_id] = _FOLLOW_UP_BOOST

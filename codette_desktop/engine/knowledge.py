@@ -279,7 +279,11 @@ class KnowledgeBase:
         key_terms = specific or terms
         # Words no entry is *about* ("clean", "tame") are usually how the user describes
         # the wish, not the topic: they still count, but much less than topic words.
-        topical = [t for t in key_terms if t in self._topics and t not in ASKING_TERMS]
+        topical = [
+            t
+            for t in key_terms
+            if t in self._topics and t not in ASKING_TERMS and t not in EVERYDAY_TERMS
+        ]
         weights = {
             t: 1.0 if t in topical or not topical else _DESCRIPTIVE_WEIGHT for t in key_terms
         }

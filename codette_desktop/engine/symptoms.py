@@ -23,7 +23,7 @@ class Symptom:
     """One recognised symptom: its usual cause, and the index terms of that cause."""
 
     cause: str  # "masking", said in an answer: "that is usually masking"
-    terms: tuple[str, ...]
+    terms: tuple[str, ...]  # the cause's own term first, then words around it
 
 
 _A = r"[^.?!]{0,50}"  # a few words in between, within the sentence
@@ -54,7 +54,7 @@ _RULES: tuple[tuple[str, str, str], ...] = (
         rf"|\b(?:spotify|youtube|apple music|tidal|streaming)\b{_A}"
         r"\b(?:quieter|turns? (?:it |my \w+ )?down|softer|less loud)\b",
         "loudness normalisation on streaming services",
-        "loudness normalisation streaming",
+        "normalisation loudness streaming",
     ),
     (r"\bmudd?y\b|\bmuddiness\b|\bmurky\b|\bwoolly\b|\bcloudy\b", "low-mid build-up", "mud"),
     (r"\bboxy\b|\bcardboard\w*|\bboxiness\b", "boxiness in the low mids", "boxy"),
@@ -70,7 +70,7 @@ _RULES: tuple[tuple[str, str, str], ...] = (
         "sibilance",
         "sibilance deess",
     ),
-    (r"\bpump\w*|\bbreathing\b", "the compressor's release", "pump release"),
+    (r"\bpump\w*|\bbreathing\b", "the compressor's release", "release pump"),
     (
         # Said of a sound ("my vocal is clipping", "sounds distorted"), not the technique
         # ("how many dB of clipping?", "parallel distortion", "clip before the limiter").
