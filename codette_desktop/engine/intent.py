@@ -245,7 +245,9 @@ _UNIT_TERMS = frozenset(tokenize("db hz khz ms oct"))
 _INTENT_LINES = {
     "frequency": re.compile(r"\d\s*k?hz\b", _FLAGS),
     "ratio": re.compile(r"\d\s*:\s*1\b", _FLAGS),
-    "time": re.compile(r"\d\s*(?:ms|s)\b|\b1/\d+\b", _FLAGS),
+    "time": re.compile(
+        r"\d\s*(?:ms|s)\b|\b1/\d+\b|\b(?:half|whole|quarter|eighth|sixteenth)[- ]notes?\b", _FLAGS
+    ),
     "level": re.compile(r"\d\s*(?:db|dbfs|dbtp|lufs|lkfs|lu)(?![a-z/])", _FLAGS),
     "distance": re.compile(r"\d\s*(?:cm|mm|m|metres?|meters?|inch(?:es)?|feet|ft)\b", _FLAGS),
 }
