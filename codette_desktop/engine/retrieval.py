@@ -214,7 +214,8 @@ GENERIC_TERMS = frozenset(canonical(w) for w in _GENERIC_TEXT.split())
 # themselves make a question a studio question ("what time is it?").
 _EVERYDAY_TEXT = """
     time long short big small bad fast slow hard soft today day world people love life work
-    lot little new old first last nice great weather write read"""
+    lot little new old first last nice great weather write read beginner beginners basics
+    newbie learn simple routine"""
 EVERYDAY_TERMS = frozenset(canonical(w) for w in _EVERYDAY_TEXT.split())
 
 

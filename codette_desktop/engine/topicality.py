@@ -26,7 +26,8 @@ _OTHER_SENSES = re.compile(
     r"|jet|engines?|airplanes?|aircraft|lawn ?mowers?|neighbou?rs?|dogs?|cats?|babies|baby"
     r"|fish(?:ing)?|lakes?|lures?|bait|hedges?|gardens?|moon|frying|python|javascript"
     r"|spreadsheets?|weather|football|soccer|world cup|election|bicycle|tyres?|tires?"
-    r"|languages?|fridge|refrigerator|freezer|dishwasher|washing machine|vacuum)\b",
+    r"|languages?|fridge|refrigerator|freezer|dishwasher|washing machine|vacuum"
+    r"|dinner|lunch|breakfast|meals?|restaurants?|kitchen|party|parties|gym|workouts?|diet)\b",
     re.IGNORECASE,
 )
 # Words that put a question back in the studio whatever else it mentions.
