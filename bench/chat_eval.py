@@ -10,7 +10,8 @@ fact as a regex (``key``, case-insensitive; ``forbid`` is a regex that must not 
 Follow-up items replay their ``chain`` in the same session first; ``daw_context`` and
 ``perspective`` are passed as the frontend would. ``batch`` (optional, default 1) marks
 when a question was written: batch 2 (q348 on) was written and split before the second
-tuning pass, so its held-out questions check that pass's fixes on phrasings it never saw.
+tuning pass, so its held-out questions check that pass's fixes on phrasings it never saw;
+batch 3 (all in the tune part) was added during that pass for more tuning material.
 
 Every question is asked ``--repeats`` times in its session (the engine must vary the
 wording and never repeat itself), so "key fact" is the share of all those answers that
