@@ -68,7 +68,12 @@ from codette_desktop.engine.perspectives import (
     validate_perspective,
 )
 from codette_desktop.engine.readings import asks_judgement
-from codette_desktop.engine.retrieval import GENERIC_TERMS, tokenize, track_types_named
+from codette_desktop.engine.retrieval import (
+    GENERIC_TERMS,
+    SOURCE_TERMS,
+    tokenize,
+    track_types_named,
+)
 from codette_desktop.engine.smalltalk import (
     OffTopic,
     SmallTalk,
@@ -90,6 +95,7 @@ _MAX_QUERY_CHARS = 2000
 _MAX_DRAFTS = 12
 # A follow-up's topic words count less than its own; the entry it continues is favoured.
 _TOPIC_WEIGHT = 0.4
+_YARDSTICK = re.compile(r"\b(?:compared (?:to|with)|than|next to)\b([^,.;?!]+)", re.IGNORECASE)
 # The selected track's name words, when the question points at it ("this", "these").
 _TRACK_NAME_WEIGHT = 0.6
 _PART_TERMS = frozenset(
@@ -209,11 +215,24 @@ class _Question:
     values: tuple[Reading, ...]  # the session's numbers after it
     note: NoteValue | None
     expansion: dict[str, float]  # implied index terms and their weights
+    describing: frozenset[str]  # words that only describe a recognised symptom
     line_terms: frozenset[str]  # the terms that pick knowledge lines
 
     @property
     def all_terms(self) -> frozenset[str]:
         return frozenset((*self.terms, *self.expansion))
+
+
+def _describing(
+    text: str, symptoms: Sequence[Symptom], expansion: Mapping[str, float]
+) -> frozenset[str]:
+    """The words that describe a recognised symptom, and what it is measured against
+    ("dull compared to commercial songs": a yardstick, not the topic)."""
+    if not symptoms:
+        return frozenset()
+    words = [t for symptom in symptoms for t in symptom.described]
+    words += [t for m in _YARDSTICK.finditer(text) for t in tokenize(m.group(1))]
+    return frozenset(t for t in words if t not in SOURCE_TERMS and t not in expansion)
 
 
 class CodetteEngine:
@@ -459,6 +478,7 @@ class CodetteEngine:
             values=values,
             note=note_value(text),
             expansion=expansion,
+            describing=_describing(text, symptoms, expansion),
             line_terms=line_terms,
         )
 
@@ -486,6 +506,8 @@ class CodetteEngine:
             | (_COMPARISON if intent.kind == "difference" else frozenset()),
             aside=(frozenset() if intent.kind == "difference" else _COMPARISON)
             | (frozenset() if intent.placement else _PLACEMENT),
+            describing=question.describing,
+            causes=frozenset(symptom.terms[0] for symptom in question.symptoms),
         )
 
     @staticmethod
@@ -538,7 +560,7 @@ class CodetteEngine:
         """
         if not result.hits:
             return ()
-        causes = frozenset(t for symptom in question.symptoms for t in symptom.terms)
+        causes = frozenset(symptom.terms[0] for symptom in question.symptoms)
         wants_start = asks_for_start(question.text)
         top = result.hits[0][1]
         ranked: list[tuple[float, Candidate]] = []
@@ -555,7 +577,7 @@ class CodetteEngine:
                 question=question.text,
             )
             fit = 1.0 if computed else facts.fit
-            rank = score * (0.75 + 0.25 * fit)
+            rank = score * (0.6 + 0.4 * fit)
             ranked.append((rank, Candidate(entry, score, facts, rank)))
         ranked.sort(key=lambda item: -item[0])
         return tuple(candidate for _, candidate in ranked)

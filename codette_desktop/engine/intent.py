@@ -76,6 +76,10 @@ _DIFFERENCE = re.compile(
     r"|\bjust an? [\w-]+ with\b|\bthe same (?:as|thing)\b|\bsame thing\b",
     _FLAGS,
 )
+# Cues that name a difference outright; "compared to" alone may just measure a symptom.
+_NAMED_DIFFERENCE = re.compile(
+    r"\bdifferen(?:ce|t)\b|\bvs\.?\b|\bversus\b|\bwhich is better\b|\bor\b|\bsame\b", _FLAGS
+)
 _PLACEMENT = re.compile(
     r"\bbefore\b[^?.]*\bor after\b|\bafter\b[^?.]*\bor before\b"
     r"|\bwhere (?:does|do|should) (?:the |a |my )?[\w-]+(?: [\w-]+)? go\b"
@@ -200,8 +204,11 @@ _ASKS_NUMBERS = re.compile(
 
 
 def _kind(text: str, compared: tuple[frozenset[str], ...], placement: bool) -> str:
-    # "Why does my song sound quiet compared to ...?" describes a symptom, not two things.
-    symptom = bool(_WHY.match(text)) and bool(_DIAGNOSIS.search(text))
+    # "Why does my song sound quiet compared to ...?", "my mix sounds dull compared to
+    # commercial songs": a symptom measured against something, not two things compared.
+    symptom = bool(_DIAGNOSIS.search(text)) and (
+        bool(_WHY.match(text)) or not _NAMED_DIFFERENCE.search(text)
+    )
     if placement or (
         compared and _DIFFERENCE.search(text) and not _or_of_values(text) and not symptom
     ):

@@ -62,10 +62,14 @@ _INSTRUMENT_TYPES = frozenset(
 # Discount for an entry titled by an aspect the question does not ask about (see
 # search_detailed).
 _ASIDE_DISCOUNT = 0.85
+# Favour for an entry titled by the cause of a described symptom.
+_CAUSE_BOOST = 1.15
 # Extra relevance for an entry whose category is one of the asked terms.
 _CATEGORY_BONUS = 0.3
 # Weight of query words that no entry is about, next to words some entry is about.
 _DESCRIPTIVE_WEIGHT = 0.3
+# Weight of the words that describe a recognised symptom (its cause is searched instead).
+_DESCRIBING_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -261,6 +265,8 @@ class KnowledgeBase:
         type_boost: float = TYPE_BOOST,
         prefer: frozenset[str] = frozenset(),
         aside: frozenset[str] = frozenset(),
+        describing: frozenset[str] = frozenset(),
+        causes: frozenset[str] = frozenset(),
     ) -> SearchResult:
         """Like :meth:`search`, plus the match strength the engine's confidence uses.
 
@@ -272,7 +278,10 @@ class KnowledgeBase:
         exactly the asked track type; entries named (title, keywords) by a ``prefer`` term
         are favoured (the entry-level "basics" entries for a "what is ...?" question), and
         entries titled by an ``aside`` term are discounted (an entry about where a de-esser
-        goes is not the answer to "what is a de-esser?").
+        goes is not the answer to "what is a de-esser?"). ``describing`` terms only describe
+        a symptom whose cause is in ``expansion`` ("narrow" in "my guitars sound narrow"):
+        they weigh like descriptive words, and entries titled by one of the symptom's
+        ``causes`` are favoured a little ("Adding air" for a dull mix).
         """
         terms = tuple(dict.fromkeys(tokenize(query)))
         specific = tuple(t for t in terms if t not in GENERIC_TERMS)
@@ -285,7 +294,12 @@ class KnowledgeBase:
             if t in self._topics and t not in ASKING_TERMS and t not in EVERYDAY_TERMS
         ]
         weights = {
-            t: 1.0 if t in topical or not topical else _DESCRIPTIVE_WEIGHT for t in key_terms
+            t: _DESCRIPTIVE_WEIGHT
+            if topical and t not in topical
+            else _DESCRIBING_WEIGHT
+            if t in describing
+            else 1.0
+            for t in key_terms
         }
         for term, weight in (expansion or {}).items():
             weights[term] = max(weights.get(term, 0.0), weight)
@@ -330,6 +344,8 @@ class KnowledgeBase:
             # ... unless the question names both sides anyway ("clip before the limiter").
             if aside & title and len(title & asked) < 2:
                 factor *= _ASIDE_DISCOUNT
+            if causes & title:
+                factor *= _CAUSE_BOOST
             hits.append((entry, round(relevance * factor, 4)))
         hits.sort(key=lambda hit: (-hit[1], hit[0].id))
         strength = coverage = focus = magnitude = 0.0

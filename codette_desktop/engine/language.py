@@ -145,7 +145,8 @@ lowpass: tiefpass* pasa-bajos passe-bas passa-basso passa-baixa
 filter: filter filtro filtre
 kick: bassdrum basstrommel kickdrum bombo cassa bumbo
 snare: caja rullante caixa
-bass: bass basse basso baixo bajo bajos basses bassi graves tiefen
+bass: bass basse basso baixo bajo bajos basses bassi
+low end: graves grave tiefen
 drums: schlagzeug bateria batterie batteria
 guitar: gitarre gitarren guitarra guitarras guitare guitares chitarra chitarre
 piano: klavier flugel piano pianoforte
@@ -185,6 +186,7 @@ good: gut guter gute bueno buena bon bonne buono buona bom boa
 ballad: ballade balada ballata
 song: lied cancion chanson canzone musica
 track: spur spuren pista piste traccia faixa
+presence: prasenz presencia presence presenza presenca presente presentes prasent
 clarity: klar klarer klare deutlich deutlicher chiara chiaro chiare clara claro claire clair
     claires nitida nitido
 more: mehr mas più piu plus mais
@@ -328,7 +330,6 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bpor que\b|\bpor qué\b|\bpourquoi\b", " why "),
         (r"\bqué tan\b|\bque tan\b", " how "),
         (r"\bmedios graves\b|\bmédios graves\b|\bbas-médiums\b|\bmedio-bassi\b", " low mids "),
-        (r"\bgraves\b(?= *$)", " low end "),
         (r"\bclip gain\b", " clip gain "),
         (r"\bwas ist\b|\bqu[eé] es\b|\bche cos'?[eè]\b|\bcos'?[eè]\b|\bo que [eé]\b", " what is "),
     )

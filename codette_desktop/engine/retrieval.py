@@ -35,6 +35,13 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\b(?:high[\s-]pass(?:ed|ing)?|low[\s-]cut)\b", " highpass "),
         (r"\b(?:low[\s-]pass(?:ed|ing)?|high[\s-]cut)\b", " lowpass "),
         (r"\blow[\s-]end\b", " lowend "),
+        # "Too much bass" on a guitar or a mix is its low end, not the bass guitar.
+        (r"\b(?:too much|so much|a lot of|lots of|excess(?:ive)?|not enough|more|less) bass\b"
+         r"(?! guitar| player| track)", " lowend "),
+        # "Compared to" measures against something; it is not the topic of comparing.
+        (r"\b(?:compared|comparison|relative) (?:to|with)\b", " "),
+        # The metronome, not an edit click.
+        (r"\bclick[\s-]?tracks?\b|\bmetronome\b", " clicktrack "),
         (r"\bmid[\s/-]?side\b|\bm/s\b", " midside "),
         (r"\bnoise[\s-]gates?\b", " gate "),
         (r"\bvoice[\s-]?overs?\b", " voiceover "),
@@ -93,6 +100,7 @@ mud: mud muddy muddiness murky
 boxy: boxy boxiness boxier cardboard
 thin: thin thinner thinnest thinned
 quiet: quiet quieter quietest
+bleed: bleed bleeds bleeding spill spills leak leaks leaking leakage
 body: body fat fatter fatness fattest
 harsh: harsh harshness piercing shrill brittle
 clarity: clarity clear clearer intelligibility intelligible definition
@@ -219,10 +227,9 @@ _EVERYDAY_TEXT = """
 EVERYDAY_TERMS = frozenset(canonical(w) for w in _EVERYDAY_TEXT.split())
 
 
-# Words that say what kind of answer is wanted ("which frequency", "compared to", "what
-# settings"), not what it is about: next to a topic word they weigh like descriptive words.
-_ASKING_TEXT = """frequency frequencies problem problems compare compared comparison setting settings
-    value values amount"""
+# Words that say what kind of answer is wanted ("which frequency", "what settings"), not
+# what it is about: next to a topic word they weigh like descriptive words.
+_ASKING_TEXT = "frequency frequencies problem problems setting settings value values amount"
 ASKING_TERMS = frozenset(canonical(w) for w in _ASKING_TEXT.split())
 
 

@@ -13,7 +13,7 @@ usually masking").
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from codette_desktop.engine.retrieval import tokenize
 
@@ -24,6 +24,8 @@ class Symptom:
 
     cause: str  # "masking", said in an answer: "that is usually masking"
     terms: tuple[str, ...]  # the cause's own term first, then words around it
+    # The question's words that described it ("dull", "narrow"): a description, not a topic.
+    described: tuple[str, ...] = ()
 
 
 _A = r"[^.?!]{0,50}"  # a few words in between, within the sentence
@@ -175,7 +177,12 @@ _COMPILED_PHRASES = tuple(
 
 def find_symptoms(text: str) -> tuple[Symptom, ...]:
     """Every symptom described in ``text`` (an English or glossed question), in rule order."""
-    return tuple(symptom for pattern, symptom in _COMPILED if pattern.search(text))
+    found = []
+    for pattern, symptom in _COMPILED:
+        match = pattern.search(text)
+        if match is not None:
+            found.append(replace(symptom, described=tuple(tokenize(match.group(0)))))
+    return tuple(found)
 
 
 def phrase_terms(text: str) -> tuple[str, ...]:
