@@ -99,7 +99,10 @@ _YARDSTICK = re.compile(r"\b(?:compared (?:to|with)|than|next to)\b([^,.;?!]+)",
 # The selected track's name words, when the question points at it ("this", "these").
 _TRACK_NAME_WEIGHT = 0.6
 _PART_TERMS = frozenset(
-    tokenize("overhead overheads oh room rooms tom toms cymbals backing bgv harmony adlibs")
+    tokenize(
+        "overhead overheads oh room rooms tom toms cymbals backing bgv harmony adlibs acoustic"
+        " electric"
+    )
 )
 # The words that describe a symptom's cause beyond its name weigh this much in the search.
 _CAUSE_DETAIL_WEIGHT = 0.5

@@ -53,6 +53,9 @@ _ASKS_START = re.compile(
     re.IGNORECASE,
 )
 _STARTING_LINE = re.compile(r"\b(?:start|starting|typical|typically|usually|most)\b", re.IGNORECASE)
+_RELATIVE_LEVEL = re.compile(
+    r"\d\s*(?:db|lu)\s+(?:under|below|above|over|quieter|louder|lower|higher)\b", re.IGNORECASE
+)
 _ABSOLUTE_LEVEL = re.compile(r"\d\s*(?:lufs|lkfs|db spl|dbfs)\b", re.IGNORECASE)
 _SETTING = tokenize("setting")[0]
 # Asks for "settings" or an "amount" name no particular setting: they cannot be missing.
@@ -61,7 +64,7 @@ _DELAY = tokenize("delay")[0]
 _WORD = re.compile(r"[a-z0-9]+")
 # Words naming the track or a filler: a line opening with them is not thereby on topic.
 _SUBJECT_TEXT = """the a an and or of for on in to with kick snare bass vocal vocals voice guitar
-    guitars drums drum keys piano synth master bus track mix"""
+    guitars drums drum keys piano synth master bus track mix lead backing acoustic electric"""
 _SUBJECT_WORDS = frozenset(_SUBJECT_TEXT.split())
 _KIND_UNITS = {
     "time": frozenset({"ms", "s"}),
@@ -174,6 +177,8 @@ def pick_facts(
                 score += 1.0
         if wants_start and has_value and _STARTING_LINE.search(line):
             score += 0.5
+        if intent.relative and _RELATIVE_LEVEL.search(line):
+            score += 1.0  # "how loud compared to the lead?": "6-12 dB under the lead"
         if intent.absolute and _ABSOLUTE_LEVEL.search(line):
             score += 1.0  # "how loud?" is answered in LUFS or dB SPL, not by a dB change
         if _SETTING in intent.aspects:
@@ -218,7 +223,9 @@ def pick_facts(
     # The value should be for what was asked about: "snare ring frequency" is not answered
     # by a line giving the toms' frequencies, though it holds Hz.
     specific = {
-        t for t in wanted if t not in topic and idf[t] > 0 and t not in _KIND_TERMS | aspects
+        t
+        for t in wanted
+        if t not in topic and idf[t] > 0 and t not in _KIND_TERMS | aspects | SOURCE_TERMS
     }
     on_point = not specific or any(value_lines[i] and specific & line_terms[i] for i in key)
     # How much of what is asked the key carries, judged the same way for every entry: the

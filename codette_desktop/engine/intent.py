@@ -125,6 +125,10 @@ _BEGINNER = re.compile(
 _ABSOLUTE = re.compile(
     r"\bhow loud\b|\bloudness\b(?! range)|\btarget loudness\b|\blufs\b|\bspl\b", _FLAGS
 )
+_RELATIVE = re.compile(
+    r"\bcompared (?:to|with)\b|\bthan\b|\brelative to\b|\b(?:under|below|above|over) the\b",
+    _FLAGS,
+)
 _QUANTITY_KINDS = (
     ("distance", _DISTANCE),
     ("frequency", _FREQUENCY),
@@ -158,6 +162,7 @@ class Intent:
     explain: bool = False
     placement: bool = False
     absolute: bool = False  # asks how loud in absolute terms (LUFS, dB SPL), not a dB change
+    relative: bool = False  # asks how loud against something else ("compared to the lead")
 
 
 # Question phrases that ask for a quantity: "how loud" asks for a level, it is not about
@@ -194,8 +199,9 @@ def detect_intent(text: str) -> Intent:
         compared = ()  # a symptom "compared to" something is not two things set side by side
     if placement:
         aspects |= {"before", "after", "order"}
-    absolute = bool(_ABSOLUTE.search(text))
-    return Intent(kind, aspects, compared, explain, placement, absolute)
+    relative = kind == "level" and bool(_RELATIVE.search(text))
+    absolute = bool(_ABSOLUTE.search(text)) and not relative
+    return Intent(kind, aspects, compared, explain, placement, absolute, relative)
 
 
 _ASKS_NUMBERS = re.compile(
@@ -205,12 +211,13 @@ _ASKS_NUMBERS = re.compile(
 
 def _kind(text: str, compared: tuple[frozenset[str], ...], placement: bool) -> str:
     # "Why does my song sound quiet compared to ...?", "my mix sounds dull compared to
-    # commercial songs": a symptom measured against something, not two things compared.
-    symptom = bool(_DIAGNOSIS.search(text)) and (
-        bool(_WHY.match(text)) or not _NAMED_DIFFERENCE.search(text)
-    )
+    # commercial songs": a symptom measured against something, not two things compared;
+    # "how loud compared to the lead?" asks for a level against it.
+    weak = not _NAMED_DIFFERENCE.search(text)
+    measured = bool(_DIAGNOSIS.search(text)) and (bool(_WHY.match(text)) or weak)
+    measured = measured or (weak and bool(_QUANTITY_PHRASES.search(text)))
     if placement or (
-        compared and _DIFFERENCE.search(text) and not _or_of_values(text) and not symptom
+        compared and _DIFFERENCE.search(text) and not _or_of_values(text) and not measured
     ):
         return "difference"
     asks = bool(_ASKS_QUANTITY.search(text)) or bool(re.search(r"\d", text))

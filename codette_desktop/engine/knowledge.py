@@ -18,6 +18,7 @@ from codette_desktop.engine.retrieval import (
     ASKING_TERMS,
     EVERYDAY_TERMS,
     GENERIC_TERMS,
+    TRACK_TYPE_WORDS,
     BM25Index,
     known_terms,
     tokenize,
@@ -62,6 +63,10 @@ _INSTRUMENT_TYPES = frozenset(
 # Discount for an entry titled by an aspect the question does not ask about (see
 # search_detailed).
 _ASIDE_DISCOUNT = 0.85
+_OTHER_SOURCE_DISCOUNT = 0.9
+# The pieces of a drum kit share the family "drums" but not their advice.
+_KIT_PIECES = frozenset(tokenize("kick snare hihat"))
+_OTHER_PIECE = 0.6
 # Favour for an entry titled by the cause of a described symptom.
 _CAUSE_BOOST = 1.15
 # Extra relevance for an entry whose category is one of the asked terms.
@@ -329,6 +334,8 @@ class KnowledgeBase:
             boost = 1.0
             if exact & types:
                 boost = _TYPE_SHARED_BOOST if entry.is_general else type_boost
+            elif exact & _KIT_PIECES and types & _KIT_PIECES:
+                factor *= _OTHER_PIECE  # a kick entry is no answer about the snare
             elif wanted & types:
                 boost = _TYPE_SHARED_BOOST
             elif wanted and not entry.is_general:
@@ -346,6 +353,10 @@ class KnowledgeBase:
                 factor *= _ASIDE_DISCOUNT
             if causes & title:
                 factor *= _CAUSE_BOOST
+            # An entry named for another instrument than the one asked about ("Kick and
+            # bass relationship" for a question about the kick alone).
+            if exact and (title & TRACK_TYPE_WORDS) - wanted:
+                factor *= _OTHER_SOURCE_DISCOUNT
             hits.append((entry, round(relevance * factor, 4)))
         hits.sort(key=lambda hit: (-hit[1], hit[0].id))
         strength = coverage = focus = magnitude = 0.0

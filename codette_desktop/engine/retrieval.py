@@ -114,7 +114,7 @@ saturation: saturation saturate saturator saturating distortion distort distorte
     tape
 highpass: highpass hpf
 lowpass: lowpass lpf
-lowend: lowend bottom subs
+lowend: lowend bottom
 masking: mask masks masking masked clash clashing clashes competing fighting
 punch: punch punchy punchier punchiness snap
 transient: transient transients
@@ -223,7 +223,7 @@ GENERIC_TERMS = frozenset(canonical(w) for w in _GENERIC_TEXT.split())
 _EVERYDAY_TEXT = """
     time long short big small bad fast slow hard soft today day world people love life work
     lot little new old first last nice great weather write read beginner beginners basics
-    newbie learn simple routine"""
+    newbie learn simple routine high low"""
 EVERYDAY_TERMS = frozenset(canonical(w) for w in _EVERYDAY_TEXT.split())
 
 
@@ -245,7 +245,8 @@ TRACK_TYPE_WORDS = frozenset(canonical(w) for w in _TRACK_TYPE_TEXT.split())
 
 # Words that name the source rather than what to do with it: the track types and the
 # qualifiers of an instrument ("acoustic guitar", "lead vocal", "upright bass").
-_SOURCE_TEXT = "acoustic electric lead backing upright grand rhythm doubled"
+_SOURCE_TEXT = """acoustic electric lead backing upright grand rhythm doubled tom toms overhead
+    overheads strings brass horns sax trumpet violin cello choir"""
 SOURCE_TERMS = TRACK_TYPE_WORDS | frozenset(canonical(w) for w in _SOURCE_TEXT.split())
 
 

@@ -115,6 +115,12 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     ),
     (r"\bboom\w*", "low-end boom", "boomy"),
     (
+        r"\brumbl\w*|\blow[- ](?:frequency )?(?:noise|thump\w*|hum)\b|\bfootsteps?\b"
+        r"|\bstand (?:noise|thumps?)\b|\btraffic noise\b",
+        "low-frequency rumble",
+        "highpass rumble",
+    ),
+    (
         r"\bdull\b|\bmuffled\b|\blifeless\b|\bdark\b|\black\w* (?:air|sparkle|top)\b",
         "a lack of top end",
         "air bright",
