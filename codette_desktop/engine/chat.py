@@ -70,6 +70,7 @@ from codette_desktop.engine.perspectives import (
 from codette_desktop.engine.readings import asks_judgement
 from codette_desktop.engine.retrieval import (
     GENERIC_TERMS,
+    PROCESS_TERMS,
     SOURCE_TERMS,
     tokenize,
     track_types_named,
@@ -416,7 +417,8 @@ class CodetteEngine:
         )
         new_topic = None
         if chosen is not None:
-            kept = active.terms if same_topic and active else ()
+            # A follow-up continues the conversation: its topic keeps what it carried over.
+            kept = active.terms if active else ()
             new_topic = Topic(
                 entry_id=chosen.entry.id,
                 entry_title=chosen.entry.title,
@@ -456,9 +458,14 @@ class CodetteEngine:
             expansion[cause] = 1.0
             for term in detail:
                 expansion[term] = max(expansion.get(term, 0.0), _CAUSE_DETAIL_WEIGHT)
+        intent = detect_intent(text)
         if active is not None:
+            # "What about compression?" after a kick EQ answer keeps the kick, not the EQ
+            # ("should that go before the compressor?" still means the de-esser).
+            new_process = bool(PROCESS_TERMS.intersection(terms)) and not intent.placement
             for term in active.terms:
-                expansion.setdefault(term, _TOPIC_WEIGHT)
+                if not (new_process and term in PROCESS_TERMS):
+                    expansion.setdefault(term, _TOPIC_WEIGHT)
         if context.selected is not None and not named and _POINTS_AT_TRACK.search(text):
             # "Should I compress these?" with 'Overheads' selected: the name says which
             # part of the kit (or the stack) "these" are, more precisely than the type does.
@@ -473,7 +480,7 @@ class CodetteEngine:
             query=query,
             terms=tuple(terms),
             named=named,
-            intent=detect_intent(text),
+            intent=intent,
             topic=active,
             symptoms=symptoms,
             own_readings=own,

@@ -93,7 +93,8 @@ eq: eq eqs equalizer equaliser equalizers equalisers equalization equalisation e
 master: master mastering mastered masters
 mix: mix mixing mixes mixed mixdown mixer
 limiter: limiter limiters limiting limit limits brickwall
-sidechain: sidechain sidechains ducking duck ducked pump pumping
+sidechain: sidechain sidechains ducking duck ducked
+pump: pump pumps pumping pumped
 deess: deess deesser deessing
 sibilance: sibilance sibilant sibilants esses ess
 mud: mud muddy muddiness murky
@@ -248,6 +249,12 @@ TRACK_TYPE_WORDS = frozenset(canonical(w) for w in _TRACK_TYPE_TEXT.split())
 _SOURCE_TEXT = """acoustic electric lead backing upright grand rhythm doubled tom toms overhead
     overheads strings brass horns sax trumpet violin cello choir"""
 SOURCE_TERMS = TRACK_TYPE_WORDS | frozenset(canonical(w) for w in _SOURCE_TEXT.split())
+
+
+# What is done to a sound (the processes the knowledge is filed under).
+_PROCESS_TEXT = """eq compression reverb delay saturation limiter gate deess sidechain automation
+    pan stereo midside transient parallel"""
+PROCESS_TERMS = frozenset(canonical(w) for w in _PROCESS_TEXT.split())
 
 
 def track_types_named(terms: Iterable[str]) -> tuple[str, ...]:

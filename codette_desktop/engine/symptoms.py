@@ -37,7 +37,10 @@ _RULES: tuple[tuple[str, str, str], ...] = (
         rf"\b(?:behind|under|beneath|in|by|against|below)\b"
         rf"|\bcan'?t (?:hear|make out|understand)\b|\bfighting (?:with )?the (?:vocal|voice)\b"
         rf"|\b(?:gets?|getting|got) lost\b|\blost in the mix\b"
-        rf"|\b(?:vocal|voice)\b{_A}\bfight\w*|\bfight\w*{_A}\b(?:vocal|voice)\b",
+        rf"|\b(?:vocal|voice)\b{_A}\bfight\w*|\bfight\w*{_A}\b(?:vocal|voice)\b"
+        # Two parts that run together: "my kick and bass turn into one big blur".
+        rf"|\band\b{_A}\b(?:blur\w*|mush\w*|smear together|into one|one big|run together"
+        rf"|blend into each other)\b",
         "masking",
         "masking clarity presence",
     ),
