@@ -90,6 +90,8 @@ _NORMATIVE = re.compile(
     r"|depends|if you)\b",
     re.IGNORECASE,
 )
+# A runner-up line this close to the best is part of the key fact too.
+_NEAR_TIE = 0.85
 # Intents whose answer is a value: a line without that kind of value cannot be the key.
 VALUE_INTENTS = frozenset({"frequency", "ratio", "time", "level", "distance"})
 
@@ -239,6 +241,13 @@ def pick_facts(
     if intent.kind in VALUE_INTENTS:
         parts.append(0.0 if not value_found else 1.0 if on_point else 0.5)
     fit = sum(parts) / len(parts) if parts else 1.0
+    if len(key) == 1 and count > 1:
+        # A near tie: the question may mean either line, so both answer it (the fit is
+        # judged on the best line alone).
+        runner = order[1]
+        close = scores[runner] >= _NEAR_TIE * scores[best] and scores[best] > 0
+        if close and (intent.kind not in VALUE_INTENTS or value_lines[runner]):
+            key.append(runner)
     key_lines = tuple(lines[i] for i in key)
     summary_terms = _line_terms(entry.summary)
     summary_score = score_of(entry.summary, summary_terms)[0]
