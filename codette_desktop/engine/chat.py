@@ -31,7 +31,7 @@ import random
 import re
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from codette_desktop.domain import daw as wire
@@ -459,6 +459,9 @@ class CodetteEngine:
             for term in detail:
                 expansion[term] = max(expansion.get(term, 0.0), _CAUSE_DETAIL_WEIGHT)
         intent = detect_intent(text)
+        if symptoms and intent.kind == "general":
+            # "My snare sounds like a cardboard box": a symptom described, so a diagnosis.
+            intent = replace(intent, kind="diagnosis")
         if active is not None:
             # "What about compression?" after a kick EQ answer keeps the kick, not the EQ
             # ("should that go before the compressor?" still means the de-esser).

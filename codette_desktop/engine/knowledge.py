@@ -66,7 +66,7 @@ _ASIDE_DISCOUNT = 0.85
 _OTHER_SOURCE_DISCOUNT = 0.9
 # The pieces of a drum kit share the family "drums" but not their advice.
 _KIT_PIECES = frozenset(tokenize("kick snare hihat"))
-_OTHER_PIECE = 0.6
+_OTHER_PIECE = 0.45
 # Favour for an entry titled by the cause of a described symptom.
 _CAUSE_BOOST = 1.15
 # Extra relevance for an entry whose category is one of the asked terms.
