@@ -20,7 +20,13 @@ from dataclasses import dataclass
 from codette_desktop.engine.intent import Intent, intent_values
 from codette_desktop.engine.knowledge import KnowledgeEntry
 from codette_desktop.engine.numbers import PARAMETER_LABELS, Reading, value_ranges
-from codette_desktop.engine.retrieval import ASKING_TERMS, GENERIC_TERMS, SOURCE_TERMS, tokenize
+from codette_desktop.engine.retrieval import (
+    ASKING_TERMS,
+    GENERIC_TERMS,
+    SOURCE_TERMS,
+    normalise,
+    tokenize,
+)
 
 # A question word that only names the entry's topic ("vocal" for a vocal entry) says
 # little about which line is wanted.
@@ -265,7 +271,8 @@ def pick_facts(
 
 
 def _words(text: str) -> frozenset[str]:
-    return frozenset(_WORD.findall(text.lower()))
+    # Studio phrases stay whole: the "low" of "low end" is not the "Low" of "Low-pass".
+    return frozenset(_WORD.findall(normalise(text)))
 
 
 def gives_values_for(entry: KnowledgeEntry, aspects: Iterable[str]) -> bool:

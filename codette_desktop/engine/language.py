@@ -71,7 +71,8 @@ _FUNCTION_WORDS: Mapping[str, frozenset[str]] = MappingProxyType(
         "it": _words(
             """come quale quali quanto quanta dove perche il lo la gli le un una mio mia miei
             e sono per con su nel nella del della dei tra troppo devo posso suona cosa faccio
-            uso usare metto deve essere di da in fare a correttamente
+            uso usare metto deve essere di da in fare a correttamente sul sulla sullo sui
+            sugli sulle
             rendere faccio"""
         ),
         "pt": _words(

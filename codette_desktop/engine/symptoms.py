@@ -95,7 +95,8 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     ),
     (r"\bhum\b|\bhumm\w*|\bbuzz\w*|\bmains\b|\bground loop\b", "mains hum", "hum"),
     (
-        r"\b(?:sounds?|is|feels?) (?:too |so |very )?(?:small|narrow|mono)\b|\bnot wide\b",
+        r"\b(?:sounds?|is|are|feels?) (?:too |so |very )?(?:small|narrow|mono)"
+        r"(?: and (?:small|narrow|mono|thin))?\b|\bnot wide\b",
         "stereo width",
         "stereo width",
     ),
