@@ -97,6 +97,7 @@ _MAX_DRAFTS = 12
 # A follow-up's topic words count less than its own; the entry it continues is favoured.
 _TOPIC_WEIGHT = 0.4
 _YARDSTICK = re.compile(r"\b(?:compared (?:to|with)|than|next to)\b([^,.;?!]+)", re.IGNORECASE)
+_LOUDNESS, _STREAMING = tokenize("loudness streaming")
 # The selected track's name words, when the question points at it ("this", "these").
 _TRACK_NAME_WEIGHT = 0.6
 _PART_TERMS = frozenset(
@@ -472,9 +473,15 @@ class CodetteEngine:
         if context.selected is not None and not named and _POINTS_AT_TRACK.search(text):
             # "Should I compress these?" with 'Overheads' selected: the name says which
             # part of the kit (or the stack) "these" are, more precisely than the type does.
-            for term in tokenize(context.selected.name or ""):
-                if term in _PART_TERMS:
+            selected = context.selected
+            # A bus is what its name says it sums ("Mix Bus", "Drum Bus", "Vox Bus").
+            whole_name = selected.family in PROGRAMME_FAMILIES
+            for term in tokenize(selected.name or ""):
+                if term in _PART_TERMS or whole_name:
                     expansion.setdefault(term, _TRACK_NAME_WEIGHT)
+            if selected.family == "master" and _LOUDNESS in terms:
+                # "Is this loud enough?" on the master is about release loudness.
+                expansion.setdefault(_STREAMING, _CAUSE_DETAIL_WEIGHT)
         # Lines are chosen by the question's own words (and what its wording implies), not
         # by a follow-up's topic words: "and Apple Music?" wants the Apple Music line.
         line_terms = frozenset((*tokenize(content_text(query)), *implied))
