@@ -19,7 +19,8 @@ carry the fact. Printed for the ``tune`` part and the ``held_out`` part (never t
 
 - top-1 entry accuracy (first answer's first source), over all on-topic items and over
   the items whose expected entry exists in the loaded knowledge base;
-- key-fact presence over the repeats;
+- key-fact presence over the repeats, and how often the grounding's first fact (the
+  one a local model's prompt leads with) carries it when the answer does;
 - refusal precision and recall (off-topic items must be refused, the others not);
 - mean confidence of right answers (right entry and key fact) versus wrong ones;
 - answer time p50/p99, with the ratio to a bare BM25 search of the same questions
@@ -91,6 +92,17 @@ class Outcome:
             hits.append(hit)
         return hits
 
+    def grounding_hits(self) -> list[bool]:
+        """Whether the grounding's first fact (what a model's prompt leads with) carries the
+        key fact, per answer."""
+        key = self.item.get("key")
+        hits = []
+        for answer in self.answers:
+            facts = answer.grounding.facts if answer.grounding is not None else ()
+            first = facts[0].text if facts else ""
+            hits.append(key is None or re.search(key, first, re.IGNORECASE) is not None)
+        return hits
+
     @property
     def refused(self) -> bool:
         grounding = getattr(self.first, "grounding", None)
@@ -125,6 +137,12 @@ class Figures:
             f"  key-fact presence         {_pct(sum(hits), len(hits))}"
             f"   (entries present: {_pct(sum(known_hits), len(known_hits))})"
         )
+        # Of the answers with the right entry and the key fact: does the grounding's first
+        # fact hold it too?
+        first = [
+            g for o in on if o.top1_right for g, h in zip(o.grounding_hits(), o.key_hits()) if h
+        ]
+        lines.append(f"  key fact in facts[0]      {_pct(sum(first), len(first))}")
         refused = [o for o in self.outcomes if o.refused]
         true_refusals = sum(1 for o in refused if not o.on_topic)
         lines.append(
