@@ -113,7 +113,7 @@ _FOLLOW_UP_BOOST = 1.3
 _CLOSE_MATCH = 0.5
 _MAX_CANDIDATES = 5
 # How much a tie with the runner-up lowers the confidence (at most).
-_CLOSE_CALL_PENALTY = 0.3
+_CLOSE_CALL_PENALTY = 0.45
 
 # "What is ...?" and "explain ..." favour the entries written for beginners.
 _ENTRY_LEVEL = frozenset(tokenize("basics beginner beginners explained introduction"))
@@ -612,7 +612,7 @@ class CodetteEngine:
             # A close runner-up means the question could as well be about something else,
             # unless the winner is named for more of the question than the runner-up is.
             margin = candidates[1].rank / candidates[0].rank
-            penalty = _CLOSE_CALL_PENALTY * max(0.0, min(1.0, (margin - 0.6) / 0.4))
+            penalty = _CLOSE_CALL_PENALTY * max(0.0, min(1.0, (margin - 0.5) / 0.5))
             named = [self._knowledge.title_focus(c.entry, result.key_terms) for c in candidates[:2]]
             if named[0] > named[1]:
                 penalty /= 2
