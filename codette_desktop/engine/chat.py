@@ -98,12 +98,14 @@ _MAX_DRAFTS = 12
 _TOPIC_WEIGHT = 0.4
 _YARDSTICK = re.compile(r"\b(?:compared (?:to|with)|than|next to)\b([^,.;?!]+)", re.IGNORECASE)
 _LOUDNESS, _STREAMING = tokenize("loudness streaming")
+# Words in a question short enough to lean on the session's topic by its subject alone.
+_SHORT_FOLLOW_UP = 6
 # The selected track's name words, when the question points at it ("this", "these").
 _TRACK_NAME_WEIGHT = 0.6
 _PART_TERMS = frozenset(
     tokenize(
         "overhead overheads oh room rooms tom toms cymbals backing bgv harmony adlibs acoustic"
-        " electric"
+        " electric strings violins cello brass horns woodwinds orchestra choir"
     )
 )
 # The words that describe a symptom's cause beyond its name weigh this much in the search.
@@ -365,7 +367,7 @@ class CodetteEngine:
             r.unit in ("lufs", "dbtp") for r in question.own_readings
         )
         candidates = self._candidates(result, question, computed)
-        if active is not None and not self._has_subject(question.terms):
+        if active is not None and not self._has_subject(question.terms, active):
             # "What ratio?" stays with the topic when its entry can answer it.
             candidates = self._prefer_topic(candidates, active, question)
         chosen = candidates[0] if candidates else None
@@ -446,6 +448,11 @@ class CodetteEngine:
         topic = Topic.from_json(self._memory.topic(session_id))
         current_family = named[0] if named else selected_family
         active = topic if is_follow_up(text, terms, topic, current_family) else None
+        moved = bool(
+            current_family and topic and topic.track_family and topic.track_family != current_family
+        )
+        if active is None and topic is not None and not moved:
+            active = topic if self._about_topic(text, terms, topic) else None
         own = readings(text)
         values = merge_values(own, active)
         carried = tuple(r for r in values if active and r not in own)
@@ -530,10 +537,23 @@ class CodetteEngine:
             causes=frozenset(symptom.terms[0] for symptom in question.symptoms),
         )
 
-    @staticmethod
-    def _has_subject(terms: Sequence[str]) -> bool:
+    def _about_topic(self, text: str, terms: Sequence[str], topic: Topic) -> bool:
+        """A short question whose every subject word the topic's entry is about ("how far
+        from the mic?" after an answer on recording vocals) continues that topic."""
+        entry = self._knowledge.get(topic.entry_id)
+        short = len(text.split()) <= _SHORT_FOLLOW_UP
+        return entry is not None and short and not self._has_subject(terms, topic)
+
+    def _has_subject(self, terms: Sequence[str], topic: Topic) -> bool:
+        """True when the follow-up names something of its own: not only settings, and
+        not only what the topic's entry is about ("how far from the mic?" after a vocal
+        recording answer still means that entry's mic)."""
+        entry = self._knowledge.get(topic.entry_id)
         plain = PARAMETER_TERMS | GENERIC_TERMS | DESCRIPTOR_TERMS
-        return any(t not in plain for t in terms)
+        subject = [t for t in terms if t not in plain]
+        if entry is not None and subject:
+            return self._knowledge.focus(entry, subject) < 1.0
+        return bool(subject)
 
     def _prefer_topic(
         self, candidates: tuple[Candidate, ...], topic: Topic, question: _Question

@@ -38,7 +38,7 @@ _IMPLIED_TERMS: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
     for pattern, words in (
         (r"\d\s*:\s*1\b", "ratio compression"),
         (r"\d\s*k?hz\b", "frequency"),
-        (r"\d\s*(?:ms|s)\b|\b1/\d+\b|\b(?:half|whole|quarter)[- ]notes?\b", "time long"),
+        (r"\d\s*(?:ms|s|minutes?|hours?)\b|\b1/\d+\b|\b(?:half|whole|quarter)[- ]notes?\b", "time long"),
         (r"\d\s*(?:db|lufs|lkfs|dbtp|dbfs|lu)\b", "level"),
     )
 )
@@ -256,7 +256,7 @@ def pick_facts(
             key.append(runner)
     key_lines = tuple(lines[i] for i in key)
     summary_terms = _line_terms(entry.summary)
-    summary_score = score_of(entry.summary, summary_terms)[0]
+    summary_score, _, summary_value = score_of(entry.summary, summary_terms)
     if intent.compared and all(group & summary_terms for group in intent.compared):
         # An entry about exactly this difference sums it up in its summary.
         key_lines = (entry.summary, *key_lines[:1])
@@ -266,6 +266,14 @@ def pick_facts(
     elif intent.explain or (intent.kind in ("general", "steps") and overlaps[best] == 0.0):
         # "What is a de-esser?": the entry's summary is the answer; its best line follows.
         key_lines = (entry.summary, *key_lines[:1])
+    elif (
+        intent.kind in VALUE_INTENTS
+        and summary_value
+        and summary_score >= _NEAR_TIE * scores[best]
+        and len(key_lines) == 1
+    ):
+        # The summary gives the asked value about as well as the best line: both answer.
+        key_lines = (*key_lines, entry.summary)
     rest = tuple(lines[i] for i in order if lines[i] not in key_lines)
     return FactPick(key_lines, rest, round(fit, 4), value_found)
 

@@ -260,7 +260,9 @@ _INTENT_LINES = {
     "frequency": re.compile(r"\d\s*k?hz\b", _FLAGS),
     "ratio": re.compile(r"\d\s*:\s*1\b", _FLAGS),
     "time": re.compile(
-        r"\d\s*(?:ms|s)\b|\b1/\d+\b|\b(?:half|whole|quarter|eighth|sixteenth)[- ]notes?\b", _FLAGS
+        r"\d\s*(?:ms|s|min|mins|minutes?|hours?)\b|\b1/\d+\b"
+        r"|\b(?:half|whole|quarter|eighth|sixteenth)[- ]notes?\b",
+        _FLAGS,
     ),
     "level": re.compile(r"\d\s*(?:db|dbfs|dbtp|lufs|lkfs|lu)(?![a-z/])", _FLAGS),
     "distance": re.compile(r"\d\s*(?:cm|mm|m|metres?|meters?|inch(?:es)?|feet|ft)\b", _FLAGS),

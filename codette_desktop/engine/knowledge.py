@@ -418,4 +418,10 @@ def _document_terms(entry: KnowledgeEntry) -> list[str]:
         value = getattr(entry, name)
         text = value if isinstance(value, str) else " ".join(value)
         terms.extend(tokenize(text) * weight)
+    # A guidance line giving "2:1-4:1" answers "what ratio?" without the word.
+    terms.extend(_RATIO_TERM for line in entry.guidance if _RATIO_VALUE.search(line))
     return terms
+
+
+_RATIO_VALUE = re.compile(r"\d\s*:\s*1\b")
+(_RATIO_TERM,) = tokenize("ratio")

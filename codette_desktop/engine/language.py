@@ -201,8 +201,8 @@ saturation: sattigung saturacion saturazione saturacao
 distortion: verzerrung verzerrer distorsion distorsione distorcao
 polarity: polaritat polaridad polarite polarita polaridade
 automation: automatisierung automatizacion automatisation automazione automacao
-recording: aufnahme aufnahmen grabacion grabar enregistrement enregistrer registrazione
-    registrare gravacao gravar
+recording: aufnahme aufnahmen aufnehm* grab* enregistr* registr* gravacao gravar gravo gravando
+home: zuhause hause casa maison
 microphone: mikrofon mikrofone mikrofons microfono microfonos microfoni microfone microfones
 headphones: kopfhorer auriculares cascos casque cuffie cuffia fones
 speakers: lautsprecher monitore altavoces enceintes casse caixas

@@ -45,6 +45,11 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bmid[\s/-]?side\b|\bm/s\b", " midside "),
         (r"\bnoise[\s-]gates?\b", " gate "),
         (r"\bvoice[\s-]?overs?\b", " voiceover "),
+        (r"\blo[\s-]?fi\b", " lofi "),
+        (r"\bhip[\s-]?hop\b", " hiphop "),
+        # Echo in a room is its reverberation, not a delay; "make room for" is space.
+        (r"\b(?:room|roomy) echo(?:es)?\b|\becho(?:e)?y\b", " roomy "),
+        (r"\b(?:make|makes|making|leave|leaves|leaving) room for\b", " space for "),
         # The genre, not the two instruments.
         (r"\bdrum\s*(?:and|&|n|'n'?)\s*bass\b|\bd&b\b", " dnb "),
         (r"\bdynamic[\s-]range\b", " dynamics "),
@@ -68,7 +73,7 @@ _STOPWORD_TEXT = """
     who whom why will with would yes yet you your yours yourself s t d ll ve re m tip tips
     help make makes making codette hey hi hello whats stop fix fixing use using better best
     good sound sounds sounding tell show give know think go going ok okay alright put puts
-    putting"""
+    putting set sets"""
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 # Canonical terms: "canonical: word word ...". Words are raw forms or their stems; both
@@ -101,6 +106,10 @@ mud: mud muddy muddiness murky
 boxy: boxy boxiness boxier cardboard
 thin: thin thinner thinnest thinned
 quiet: quiet quieter quietest
+treatment: treat treats treated treating treatment treatments
+acoustic: acoustic acoustics acoustically
+earbud: earbud earbuds earphone earphones
+spaced: spaced
 bleed: bleed bleeds bleeding spill spills leak leaks leaking leakage
 body: body fat fatter fatness fattest
 harsh: harsh harshness piercing shrill brittle
@@ -216,7 +225,7 @@ def tokenize(text: str) -> list[str]:
 # are dropped from a query that has more specific terms ("is my track too loud?" searches
 # for loudness, not for entries that say "track"), and a query made only of them is broad.
 _GENERIC_TEXT = """mix track song sound audio music record recording production producer daw project
-    plugin plugins"""
+    plugin plugins studio knob knobs dial"""
 GENERIC_TERMS = frozenset(canonical(w) for w in _GENERIC_TEXT.split())
 
 # Everyday words that may appear in knowledge keywords ("decay time") but do not by

@@ -108,9 +108,16 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     ),
     (
         rf"\bdifferent (?:in|on) (?:the |my )?(?:car|{_SMALL_SPEAKERS}|headphones|other)\b"
-        r"|\b(?:doesn'?t|won'?t|does not) translate\b|\bon other (?:speakers|systems)\b",
+        r"|\b(?:doesn'?t|won'?t|does not) translate\b|\bon other (?:speakers|systems)\b"
+        rf"|\bfalls? apart (?:on|in)\b|\bsounds? (?:bad|terrible|awful|worse) (?:on|in)\b",
         "mix translation",
         "translation monitors",
+    ),
+    (
+        r"\btoo many (?:instruments|parts|tracks|layers|things|sounds)\b|\btoo busy\b|\bcrowded\b"
+        r"|\bovercrowded\b",
+        "a crowded arrangement",
+        "arrangement clutter busy",
     ),
     (
         r"\bwash\w*|\btoo much reverb\b|\bsmear\w*|\bcluttered\b|\bswimming in reverb\b",
@@ -190,9 +197,13 @@ def find_symptoms(text: str) -> tuple[Symptom, ...]:
     found = []
     for pattern, symptom in _COMPILED:
         match = pattern.search(text)
-        if match is not None:
+        # "Louder without it distorting", "avoid clipping": a thing to prevent, not a symptom.
+        if match is not None and not _PREVENTED.search(text[: match.start()]):
             found.append(replace(symptom, described=tuple(tokenize(match.group(0)))))
     return tuple(found)
+
+
+_PREVENTED = re.compile(r"\b(?:without|avoid|avoiding)\s+(?:\w+\s+){0,2}$", re.IGNORECASE)
 
 
 def phrase_terms(text: str) -> tuple[str, ...]:
