@@ -195,6 +195,9 @@ def detect_intent(text: str) -> Intent:
     explain = explain or bool(_BEGINNER.search(text))
     compared = _compared(text) if _DIFFERENCE.search(text) else ()
     kind = _kind(text, compared, placement)
+    if explain and kind in ("frequency", "ratio", "time", "level", "distance"):
+        # "What does K-weighting do to a LUFS reading?" asks what it is, not a value.
+        kind = "general"
     if kind == "diagnosis":
         compared = ()  # a symptom "compared to" something is not two things set side by side
     if placement:
