@@ -96,6 +96,7 @@ _MAX_QUERY_CHARS = 2000
 _MAX_DRAFTS = 12
 # A follow-up's topic words count less than its own; the entry it continues is favoured.
 _TOPIC_WEIGHT = 0.4
+_PREVENTED = re.compile(r"\b(?:without|avoid|avoiding)\s+((?:\w+\s*){1,3})", re.IGNORECASE)
 _YARDSTICK = re.compile(r"\b(?:compared (?:to|with)|than|next to)\b([^,.;?!]+)", re.IGNORECASE)
 _LOUDNESS, _STREAMING = tokenize("loudness streaming")
 # Words in a question short enough to lean on the session's topic by its subject alone.
@@ -105,7 +106,7 @@ _TRACK_NAME_WEIGHT = 0.6
 _PART_TERMS = frozenset(
     tokenize(
         "overhead overheads oh room rooms tom toms cymbals backing bgv harmony adlibs acoustic"
-        " electric strings violins cello brass horns woodwinds orchestra choir"
+        " electric strings violins cello brass horns woodwinds orchestra choir bv bvs stack"
     )
 )
 # The words that describe a symptom's cause beyond its name weigh this much in the search.
@@ -233,12 +234,13 @@ class _Question:
 def _describing(
     text: str, symptoms: Sequence[Symptom], expansion: Mapping[str, float]
 ) -> frozenset[str]:
-    """The words that describe a recognised symptom, and what it is measured against
-    ("dull compared to commercial songs": a yardstick, not the topic)."""
-    if not symptoms:
-        return frozenset()
-    words = [t for symptom in symptoms for t in symptom.described]
-    words += [t for m in _YARDSTICK.finditer(text) for t in tokenize(m.group(1))]
+    """The words that describe a recognised symptom, what it is measured against ("dull
+    compared to commercial songs": a yardstick, not the topic) and what is to be avoided
+    ("louder without it distorting")."""
+    words = [t for m in _PREVENTED.finditer(text) for t in tokenize(m.group(1))]
+    if symptoms:
+        words += [t for symptom in symptoms for t in symptom.described]
+        words += [t for m in _YARDSTICK.finditer(text) for t in tokenize(m.group(1))]
     return frozenset(t for t in words if t not in SOURCE_TERMS and t not in expansion)
 
 

@@ -173,7 +173,9 @@ remove: entfern* loswerden quitar quito eliminar enlever supprimer rimuovere tog
     togli* tolgo tirar remover
 reduce: reduzieren verringern reducir reduire ridurre reduzir
 boxy: acartonado acartonada pappig kartonig cartonneux inscatolato
-muddy: matschig matschige matsch mulmig dumpf embarrada embarrado barro fangeux boueux fangoso
+big: grande grandes gros grosse gross grosser gran
+muddy: matschig matschige matsch mulmig dumpf embarrada embarrado barro fangeux boueux confus
+    confuse confusa fangoso
     fangosa embolada embolado confuso
 harsh: scharf schrill harsch aspero agressif aspro estridente
 sibilance: zischlaut* s-laute sibilancia sibilancias sifflante* sibilant* sibilanza

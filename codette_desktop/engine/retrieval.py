@@ -50,6 +50,8 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         # Echo in a room is its reverberation, not a delay; "make room for" is space.
         (r"\b(?:room|roomy) echo(?:es)?\b|\becho(?:e)?y\b", " roomy "),
         (r"\b(?:make|makes|making|leave|leaves|leaving) room for\b", " space for "),
+        # The recording stage, not "my recording" (the track).
+        (r"\b(?:while|when|during|before) (?:recording|tracking)\b", " tracking "),
         # The genre, not the two instruments.
         (r"\bdrum\s*(?:and|&|n|'n'?)\s*bass\b|\bd&b\b", " dnb "),
         (r"\bdynamic[\s-]range\b", " dynamics "),
@@ -73,7 +75,7 @@ _STOPWORD_TEXT = """
     who whom why will with would yes yet you your yours yourself s t d ll ve re m tip tips
     help make makes making codette hey hi hello whats stop fix fixing use using better best
     good sound sounds sounding tell show give know think go going ok okay alright put puts
-    putting set sets"""
+    putting set sets without"""
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 # Canonical terms: "canonical: word word ...". Words are raw forms or their stems; both
@@ -83,7 +85,7 @@ vocal: vox vocal vocals voice voices singer singers singing vocalist vocalists a
     sings sang
 mic: mic mics microphone microphones
 compression: comp comps compress compressor compressors compressing compressed compression
-    compressive
+    compressive squash squashes squashed squashing
 comping: comping comped
 reverb: verb verbs reverb reverbs reverberation reverberant
 delay: delay delays echo echoes echos
@@ -239,7 +241,8 @@ EVERYDAY_TERMS = frozenset(canonical(w) for w in _EVERYDAY_TEXT.split())
 
 # Words that say what kind of answer is wanted ("which frequency", "what settings"), not
 # what it is about: next to a topic word they weigh like descriptive words.
-_ASKING_TEXT = "frequency frequencies problem problems setting settings value values amount"
+_ASKING_TEXT = """frequency frequencies problem problems setting settings value values amount start
+    starting point"""
 ASKING_TERMS = frozenset(canonical(w) for w in _ASKING_TEXT.split())
 
 

@@ -120,7 +120,9 @@ _RULES: tuple[tuple[str, str, str], ...] = (
         "arrangement clutter busy",
     ),
     (
-        r"\bwash\w*|\btoo much reverb\b|\bsmear\w*|\bcluttered\b|\bswimming in reverb\b",
+        # Washy cymbals are cymbal wash, not reverb build-up.
+        r"(?<!cymbals sound )(?<!cymbals are )(?<!hats sound )\bwash\w*|\btoo much reverb\b"
+        r"|\bsmear\w*|\bcluttered\b|\bswimming in reverb\b",
         "reverb build-up",
         "reverb decay return highpass",
     ),
@@ -136,7 +138,12 @@ _RULES: tuple[tuple[str, str, str], ...] = (
         "a lack of top end",
         "air bright",
     ),
-    (r"\bplosives?\b|\bp[- ]pops?\b|\bpopping\b", "plosives", "plosive"),
+    (
+        r"\bplosives?\b|\bp[- ]pops?\b|\bpopping\b"
+        r"|\bpops?\b[^.?!]{0,20}\b(?:p|b|p's|b's|ps|bs|every p)\b",
+        "plosives",
+        "plosive",
+    ),
     (r"\bclicks?\b|\bclicking\b", "clicks at edits", "click crossfade"),
     (
         r"\bno punch\b|\bnot punchy\b|\black\w* punch\b|\bflat\b|\bweak kick\b|\bsoft kick\b",

@@ -28,7 +28,8 @@ _OTHER_SENSES = re.compile(
     r"|spreadsheets?|weather|football|soccer|world cup|election|bicycle|tyres?|tires?"
     r"|languages?|fridge|refrigerator|freezer|dishwasher|washing machine|vacuum"
     r"|dinner|lunch|breakfast|meals?|restaurants?|kitchen|party|parties|gym|workouts?|diet"
-    r"|stains?|shirts?|clothes|laundry|carpets?|kettle|tyres?|tires?)\b",
+    r"|stains?|shirts?|clothes|laundry|carpets?|kettle|tyres?|tires?|movies?|cinema"
+    r"|box office|release date)\b",
     re.IGNORECASE,
 )
 # Words that put a question back in the studio whatever else it mentions.
