@@ -492,8 +492,10 @@ class CodetteEngine:
                 # "Is this loud enough?" on the master is about release loudness.
                 expansion.setdefault(_STREAMING, _CAUSE_DETAIL_WEIGHT)
         # Lines are chosen by the question's own words (and what its wording implies), not
-        # by a follow-up's topic words: "and Apple Music?" wants the Apple Music line.
-        line_terms = frozenset((*tokenize(content_text(query)), *implied))
+        # by a follow-up's topic words: "and Apple Music?" wants the Apple Music line; nor
+        # by the words that describe a symptom ("low rumble"): its cause picks the line.
+        describing = _describing(text, symptoms, expansion)
+        line_terms = frozenset((*tokenize(content_text(query)), *implied)) - describing
         return _Question(
             text=text,
             query=query,
@@ -507,7 +509,7 @@ class CodetteEngine:
             values=values,
             note=note_value(text),
             expansion=expansion,
-            describing=_describing(text, symptoms, expansion),
+            describing=describing,
             line_terms=line_terms,
         )
 

@@ -192,8 +192,9 @@ def pick_facts(
         if _SETTING in intent.aspects:
             # "... settings?" asks for the line that sets the most parameters.
             score += 0.15 * min(6, len(_NUMBER.findall(line)))
-        elif intent.kind in ("general", "steps"):
-            # "How do I compress vocals?" wants the starting setting, the line with numbers.
+        elif intent.kind in ("general", "steps", "diagnosis"):
+            # "How do I compress vocals?" wants the starting setting, the line with numbers;
+            # a symptom the remedy with its values.
             score += 0.15 * min(6, len(_NUMBER.findall(line)))
         return score, overlap, has_value
 

@@ -112,6 +112,7 @@ treatment: treat treats treated treating treatment treatments
 acoustic: acoustic acoustics acoustically
 earbud: earbud earbuds earphone earphones
 spaced: spaced
+tracking: tracking
 bleed: bleed bleeds bleeding spill spills leak leaks leaking leakage
 body: body fat fatter fatness fattest
 harsh: harsh harshness piercing shrill brittle

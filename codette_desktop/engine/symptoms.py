@@ -128,7 +128,7 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     ),
     (r"\bboom\w*", "low-end boom", "boomy"),
     (
-        r"\brumbl\w*|\blow[- ](?:frequency )?(?:noise|thump\w*|hum)\b|\bfootsteps?\b"
+        r"\b(?:low[- ])?rumbl\w*|\blow[- ](?:frequency )?(?:noise|thump\w*|hum)\b|\bfootsteps?\b"
         r"|\bstand (?:noise|thumps?)\b|\btraffic noise\b",
         "low-frequency rumble",
         "highpass rumble",
