@@ -140,7 +140,11 @@ class Figures:
         # Of the answers with the right entry and the key fact: does the grounding's first
         # fact hold it too?
         first = [
-            g for o in on if o.top1_right for g, h in zip(o.grounding_hits(), o.key_hits()) if h
+            g
+            for o in on
+            if o.top1_right
+            for g, h in zip(o.grounding_hits(), o.key_hits(), strict=True)
+            if h
         ]
         lines.append(f"  key fact in facts[0]      {_pct(sum(first), len(first))}")
         refused = [o for o in self.outcomes if o.refused]

@@ -38,7 +38,10 @@ _IMPLIED_TERMS: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
     for pattern, words in (
         (r"\d\s*:\s*1\b", "ratio compression"),
         (r"\d\s*k?hz\b", "frequency"),
-        (r"\d\s*(?:ms|s|minutes?|hours?)\b|\b1/\d+\b|\b(?:half|whole|quarter)[- ]notes?\b", "time long"),
+        (
+            r"\d\s*(?:ms|s|minutes?|hours?)\b|\b1/\d+\b|\b(?:half|whole|quarter)[- ]notes?\b",
+            "time long",
+        ),
         (r"\d\s*(?:db|lufs|lkfs|dbtp|dbfs|lu)\b", "level"),
     )
 )

@@ -57,9 +57,7 @@ _PREFER_BOOST = 1.5
 # entry written only for particular instruments is discounted, less the more the question
 # names it ("room reverb decay" is not asking about vocal reverb).
 _UNNAMED_DISCOUNT = 0.12
-_INSTRUMENT_TYPES = frozenset(
-    tokenize("vocal kick snare drums bass guitar keys synth instrument")
-)
+_INSTRUMENT_TYPES = frozenset(tokenize("vocal kick snare drums bass guitar keys synth instrument"))
 # Discount for an entry titled by an aspect the question does not ask about (see
 # search_detailed).
 _ASIDE_DISCOUNT = 0.85

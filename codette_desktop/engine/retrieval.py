@@ -36,8 +36,11 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\b(?:low[\s-]pass(?:ed|ing)?|high[\s-]cut)\b", " lowpass "),
         (r"\blow[\s-]end\b", " lowend "),
         # "Too much bass" on a guitar or a mix is its low end, not the bass guitar.
-        (r"\b(?:too much|so much|a lot of|lots of|excess(?:ive)?|not enough|more|less) bass\b"
-         r"(?! guitar| player| track)", " lowend "),
+        (
+            r"\b(?:too much|so much|a lot of|lots of|excess(?:ive)?|not enough|more|less) bass\b"
+            r"(?! guitar| player| track)",
+            " lowend ",
+        ),
         # "Compared to" measures against something; it is not the topic of comparing.
         (r"\b(?:compared|comparison|relative) (?:to|with)\b", " "),
         # The metronome, not an edit click.

@@ -57,7 +57,10 @@ def test_german_compounds_and_hyphenated_words_are_glossed_by_their_parts() -> N
 
 def test_the_lows_are_not_the_bass_guitar() -> None:
     assert "low end kick" in gloss("Qual a frequência do grave do bumbo?").text
-    assert "not lost behind guitar" in gloss("¿Cómo hago que la voz no se pierda detrás de las guitarras?").text
+    assert (
+        "not lost behind guitar"
+        in gloss("¿Cómo hago que la voz no se pierda detrás de las guitarras?").text
+    )
 
 
 def test_fold_drops_accents() -> None:
