@@ -10,7 +10,9 @@ How an answer is planned (all local, typically well under a millisecond):
    (:mod:`~codette_desktop.engine.symptoms`). A follow-up ("and the attack?") is resolved
    against the session's topic, stored in memory (:mod:`~codette_desktop.engine.followup`).
 4. The knowledge base is searched (BM25 plus the symptom's cause words, the follow-up's
-   topic and the selected track's type); off-topic questions are refused
+   topic, the selected track's type and, when "this" points at it, what its name says:
+   the part of a kit, what a bus sums); the words that only describe a symptom weigh
+   less than its cause; off-topic questions are refused
    (:mod:`~codette_desktop.engine.topicality`).
 5. The close matches are ranked again by how well their lines carry the asked-for fact
    (:mod:`~codette_desktop.engine.facts`); confidence follows the match and that fit.
