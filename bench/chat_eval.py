@@ -8,7 +8,10 @@ Each item names the entry that should answer it (``expect``, one id or a list of
 acceptable ids; ``null`` for an off-topic question that must be refused) and the key
 fact as a regex (``key``, case-insensitive; ``forbid`` is a regex that must not appear).
 Follow-up items replay their ``chain`` in the same session first; ``daw_context`` and
-``perspective`` are passed as the frontend would.
+``perspective`` are passed as the frontend would. ``batch`` (optional, default 1) marks
+when a question was written: batch 2 (q348 on) was written and split before the second
+tuning pass, so its held-out questions check that pass's fixes on phrasings it never saw;
+batch 3 (all in the tune part) was added during that pass for more tuning material.
 
 Every question is asked ``--repeats`` times in its session (the engine must vary the
 wording and never repeat itself), so "key fact" is the share of all those answers that
@@ -16,7 +19,8 @@ carry the fact. Printed for the ``tune`` part and the ``held_out`` part (never t
 
 - top-1 entry accuracy (first answer's first source), over all on-topic items and over
   the items whose expected entry exists in the loaded knowledge base;
-- key-fact presence over the repeats;
+- key-fact presence over the repeats, and how often the grounding's first fact (the
+  one a local model's prompt leads with) carries it when the answer does;
 - refusal precision and recall (off-topic items must be refused, the others not);
 - mean confidence of right answers (right entry and key fact) versus wrong ones;
 - answer time p50/p99, with the ratio to a bare BM25 search of the same questions
@@ -88,6 +92,17 @@ class Outcome:
             hits.append(hit)
         return hits
 
+    def grounding_hits(self) -> list[bool]:
+        """Whether the grounding's first fact (what a model's prompt leads with) carries the
+        key fact, per answer."""
+        key = self.item.get("key")
+        hits = []
+        for answer in self.answers:
+            facts = answer.grounding.facts if answer.grounding is not None else ()
+            first = facts[0].text if facts else ""
+            hits.append(key is None or re.search(key, first, re.IGNORECASE) is not None)
+        return hits
+
     @property
     def refused(self) -> bool:
         grounding = getattr(self.first, "grounding", None)
@@ -122,6 +137,16 @@ class Figures:
             f"  key-fact presence         {_pct(sum(hits), len(hits))}"
             f"   (entries present: {_pct(sum(known_hits), len(known_hits))})"
         )
+        # Of the answers with the right entry and the key fact: does the grounding's first
+        # fact hold it too?
+        first = [
+            g
+            for o in on
+            if o.top1_right
+            for g, h in zip(o.grounding_hits(), o.key_hits(), strict=True)
+            if h
+        ]
+        lines.append(f"  key fact in facts[0]      {_pct(sum(first), len(first))}")
         refused = [o for o in self.outcomes if o.refused]
         true_refusals = sum(1 for o in refused if not o.on_topic)
         lines.append(
@@ -135,6 +160,14 @@ class Figures:
             f"  mean confidence           right {_mean(right)} (n={len(right)})"
             f"   wrong {_mean(wrong)} (n={len(wrong)})   off-topic {_mean(off_conf)}"
         )
+        batches = sorted({o.item.get("batch", 1) for o in self.outcomes})
+        for batch in batches if len(batches) > 1 else ():
+            chosen = [o for o in on if o.item.get("batch", 1) == batch]
+            batch_hits = [h for o in chosen for h in o.key_hits()]
+            lines.append(
+                f"  batch {batch}: top-1 {_pct(sum(o.top1_right for o in chosen), len(chosen))}"
+                f"   key fact {_pct(sum(batch_hits), len(batch_hits))}"
+            )
         return lines
 
 

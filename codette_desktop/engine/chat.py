@@ -10,7 +10,9 @@ How an answer is planned (all local, typically well under a millisecond):
    (:mod:`~codette_desktop.engine.symptoms`). A follow-up ("and the attack?") is resolved
    against the session's topic, stored in memory (:mod:`~codette_desktop.engine.followup`).
 4. The knowledge base is searched (BM25 plus the symptom's cause words, the follow-up's
-   topic and the selected track's type); off-topic questions are refused
+   topic, the selected track's type and, when "this" points at it, what its name says:
+   the part of a kit, what a bus sums); the words that only describe a symptom weigh
+   less than its cause; off-topic questions are refused
    (:mod:`~codette_desktop.engine.topicality`).
 5. The close matches are ranked again by how well their lines carry the asked-for fact
    (:mod:`~codette_desktop.engine.facts`); confidence follows the match and that fit.
@@ -31,7 +33,7 @@ import random
 import re
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from codette_desktop.domain import daw as wire
@@ -49,6 +51,7 @@ from codette_desktop.engine.intent import (
     Intent,
     content_text,
     detect_intent,
+    plain_amounts,
 )
 from codette_desktop.engine.knowledge import TYPE_BOOST, KnowledgeBase, SearchResult
 from codette_desktop.engine.language import Gloss, gloss
@@ -67,7 +70,13 @@ from codette_desktop.engine.perspectives import (
     validate_perspective,
 )
 from codette_desktop.engine.readings import asks_judgement
-from codette_desktop.engine.retrieval import GENERIC_TERMS, tokenize, track_types_named
+from codette_desktop.engine.retrieval import (
+    GENERIC_TERMS,
+    PROCESS_TERMS,
+    SOURCE_TERMS,
+    tokenize,
+    track_types_named,
+)
 from codette_desktop.engine.smalltalk import (
     OffTopic,
     SmallTalk,
@@ -89,20 +98,40 @@ _MAX_QUERY_CHARS = 2000
 _MAX_DRAFTS = 12
 # A follow-up's topic words count less than its own; the entry it continues is favoured.
 _TOPIC_WEIGHT = 0.4
+_PREVENTED = re.compile(r"\b(?:without|avoid|avoiding)\s+((?:\w+\s*){1,3})", re.IGNORECASE)
+_YARDSTICK = re.compile(r"\b(?:compared (?:to|with)|than|next to)\b([^,.;?!]+)", re.IGNORECASE)
+_LOUDNESS, _STREAMING = tokenize("loudness streaming")
+# Words in a question short enough to lean on the session's topic by its subject alone.
+_SHORT_FOLLOW_UP = 6
+# The selected track's name words, when the question points at it ("this", "these").
+_TRACK_NAME_WEIGHT = 0.6
+_PART_TERMS = frozenset(
+    tokenize(
+        "overhead overheads oh room rooms tom toms cymbals backing bgv harmony adlibs acoustic"
+        " electric strings violins cello brass horns woodwinds orchestra choir bv bvs stack"
+    )
+)
+# The words that describe a symptom's cause beyond its name weigh this much in the search.
+_CAUSE_DETAIL_WEIGHT = 0.5
 _FOLLOW_UP_BOOST = 1.3
 # Hits within this share of the best score compete on how well they carry the fact.
 _CLOSE_MATCH = 0.5
 _MAX_CANDIDATES = 5
 # How much a tie with the runner-up lowers the confidence (at most).
-_CLOSE_CALL_PENALTY = 0.3
+_CLOSE_CALL_PENALTY = 0.45
 
 # "What is ...?" and "explain ..." favour the entries written for beginners.
 _ENTRY_LEVEL = frozenset(tokenize("basics beginner beginners explained introduction"))
 # "What's the difference ...?" favours the entries written as comparisons.
 _COMPARISON = frozenset(tokenize("vs versus difference"))
-# With a selected track, "this"/"it" points at it: its type counts for more.
+# ... and "where does it go?" the entries about placement; the other questions neither.
+_PLACEMENT = frozenset(tokenize("placement"))
+# With a selected track, "this"/"it" points at it: its type counts for more, ...
 _THIS_TRACK_BOOST = 1.6
-_DEICTIC = re.compile(r"\b(?:this|it|these|here|this track)\b", re.IGNORECASE)
+# ... but "this song" or "this mix" is the whole song, not the selected track.
+_POINTS_AT_TRACK = re.compile(
+    r"\b(?:this|it|these|here)\b(?! (?:song|mix|tune|record|project|session))", re.IGNORECASE
+)
 _PROGRAMME = re.compile(
     r"\b(?:master(?:ed|ing|s)?|premaster|mix ?bus|2-?bus|two-?bus|stereo bus|final mix)\b",
     re.IGNORECASE,
@@ -196,11 +225,25 @@ class _Question:
     values: tuple[Reading, ...]  # the session's numbers after it
     note: NoteValue | None
     expansion: dict[str, float]  # implied index terms and their weights
+    describing: frozenset[str]  # words that only describe a recognised symptom
     line_terms: frozenset[str]  # the terms that pick knowledge lines
 
     @property
     def all_terms(self) -> frozenset[str]:
         return frozenset((*self.terms, *self.expansion))
+
+
+def _describing(
+    text: str, symptoms: Sequence[Symptom], expansion: Mapping[str, float]
+) -> frozenset[str]:
+    """The words that describe a recognised symptom, what it is measured against ("dull
+    compared to commercial songs": a yardstick, not the topic) and what is to be avoided
+    ("louder without it distorting")."""
+    words = [t for m in _PREVENTED.finditer(text) for t in tokenize(m.group(1))]
+    if symptoms:
+        words += [t for symptom in symptoms for t in symptom.described]
+        words += [t for m in _YARDSTICK.finditer(text) for t in tokenize(m.group(1))]
+    return frozenset(t for t in words if t not in SOURCE_TERMS and t not in expansion)
 
 
 class CodetteEngine:
@@ -328,7 +371,7 @@ class CodetteEngine:
             r.unit in ("lufs", "dbtp") for r in question.own_readings
         )
         candidates = self._candidates(result, question, computed)
-        if active is not None and not self._has_subject(question.terms):
+        if active is not None and not self._has_subject(question.terms, active):
             # "What ratio?" stays with the topic when its entry can answer it.
             candidates = self._prefer_topic(candidates, active, question)
         chosen = candidates[0] if candidates else None
@@ -381,7 +424,8 @@ class CodetteEngine:
         )
         new_topic = None
         if chosen is not None:
-            kept = active.terms if same_topic and active else ()
+            # A follow-up continues the conversation: its topic keeps what it carried over.
+            kept = active.terms if active else ()
             new_topic = Topic(
                 entry_id=chosen.entry.id,
                 entry_title=chosen.entry.title,
@@ -398,7 +442,7 @@ class CodetteEngine:
 
     def _understand(self, glossed: Gloss, context: DawContext, session_id: str) -> _Question:
         """What the (English or glossed) question asks, and what it continues."""
-        text = glossed.text
+        text = plain_amounts(glossed.text)
         # Retrieval reads the words; a reading's number ("-6 LUFS") is where the user is,
         # not what the question is about.
         query = without_readings(text)
@@ -408,27 +452,58 @@ class CodetteEngine:
         topic = Topic.from_json(self._memory.topic(session_id))
         current_family = named[0] if named else selected_family
         active = topic if is_follow_up(text, terms, topic, current_family) else None
+        moved = bool(
+            current_family and topic and topic.track_family and topic.track_family != current_family
+        )
+        if active is None and topic is not None and not moved:
+            active = topic if self._about_topic(text, terms, topic) else None
         own = readings(text)
         values = merge_values(own, active)
         carried = tuple(r for r in values if active and r not in own)
         symptoms = find_symptoms(text)
+        implied = (*phrase_terms(text), *(t for symptom in symptoms for t in symptom.terms))
         expansion: dict[str, float] = dict.fromkeys(phrase_terms(text), 1.0)
         for symptom in symptoms:
-            expansion.update(dict.fromkeys(symptom.terms, 1.0))
+            # The cause itself ("masking") counts in full; the words around it ("clarity",
+            # "presence") only steer, or they would find entries about those instead.
+            cause, *detail = symptom.terms
+            expansion[cause] = 1.0
+            for term in detail:
+                expansion[term] = max(expansion.get(term, 0.0), _CAUSE_DETAIL_WEIGHT)
+        intent = detect_intent(text)
+        if symptoms and intent.kind == "general":
+            # "My snare sounds like a cardboard box": a symptom described, so a diagnosis.
+            intent = replace(intent, kind="diagnosis")
         if active is not None:
+            # "What about compression?" after a kick EQ answer keeps the kick, not the EQ
+            # ("should that go before the compressor?" still means the de-esser).
+            new_process = bool(PROCESS_TERMS.intersection(terms)) and not intent.placement
             for term in active.terms:
-                expansion.setdefault(term, _TOPIC_WEIGHT)
+                if not (new_process and term in PROCESS_TERMS):
+                    expansion.setdefault(term, _TOPIC_WEIGHT)
+        if context.selected is not None and not named and _POINTS_AT_TRACK.search(text):
+            # "Should I compress these?" with 'Overheads' selected: the name says which
+            # part of the kit (or the stack) "these" are, more precisely than the type does.
+            selected = context.selected
+            # A bus is what its name says it sums ("Mix Bus", "Drum Bus", "Vox Bus").
+            whole_name = selected.family in PROGRAMME_FAMILIES
+            for term in tokenize(selected.name or ""):
+                if term in _PART_TERMS or whole_name:
+                    expansion.setdefault(term, _TRACK_NAME_WEIGHT)
+            if selected.family == "master" and _LOUDNESS in terms:
+                # "Is this loud enough?" on the master is about release loudness.
+                expansion.setdefault(_STREAMING, _CAUSE_DETAIL_WEIGHT)
         # Lines are chosen by the question's own words (and what its wording implies), not
-        # by a follow-up's topic words: "and Apple Music?" wants the Apple Music line.
-        line_terms = frozenset(
-            (*tokenize(content_text(query)), *(t for t, w in expansion.items() if w >= 1.0))
-        )
+        # by a follow-up's topic words: "and Apple Music?" wants the Apple Music line; nor
+        # by the words that describe a symptom ("low rumble"): its cause picks the line.
+        describing = _describing(text, symptoms, expansion)
+        line_terms = frozenset((*tokenize(content_text(query)), *implied)) - describing
         return _Question(
             text=text,
             query=query,
             terms=tuple(terms),
             named=named,
-            intent=detect_intent(text),
+            intent=intent,
             topic=active,
             symptoms=symptoms,
             own_readings=own,
@@ -436,6 +511,7 @@ class CodetteEngine:
             values=values,
             note=note_value(text),
             expansion=expansion,
+            describing=describing,
             line_terms=line_terms,
         )
 
@@ -446,7 +522,7 @@ class CodetteEngine:
         # The track the question names ("compress vocals") outranks the selected one.
         track_types = question.named or context.track_types
         # "How should I EQ this?" with a track selected is about that track above all.
-        deictic = not question.named and _DEICTIC.search(question.text)
+        deictic = not question.named and _POINTS_AT_TRACK.search(question.text)
         type_boost = _THIS_TRACK_BOOST if deictic else TYPE_BOOST
         if active is not None:
             boosts[active.entry_id] = _FOLLOW_UP_BOOST
@@ -461,12 +537,29 @@ class CodetteEngine:
             type_boost=type_boost,
             prefer=(_ENTRY_LEVEL if intent.explain else frozenset())
             | (_COMPARISON if intent.kind == "difference" else frozenset()),
+            aside=(frozenset() if intent.kind == "difference" else _COMPARISON)
+            | (frozenset() if intent.placement else _PLACEMENT),
+            describing=question.describing,
+            causes=frozenset(symptom.terms[0] for symptom in question.symptoms),
         )
 
-    @staticmethod
-    def _has_subject(terms: Sequence[str]) -> bool:
+    def _about_topic(self, text: str, terms: Sequence[str], topic: Topic) -> bool:
+        """A short question whose every subject word the topic's entry is about ("how far
+        from the mic?" after an answer on recording vocals) continues that topic."""
+        entry = self._knowledge.get(topic.entry_id)
+        short = len(text.split()) <= _SHORT_FOLLOW_UP
+        return entry is not None and short and not self._has_subject(terms, topic)
+
+    def _has_subject(self, terms: Sequence[str], topic: Topic) -> bool:
+        """True when the follow-up names something of its own: not only settings, and
+        not only what the topic's entry is about ("how far from the mic?" after a vocal
+        recording answer still means that entry's mic)."""
+        entry = self._knowledge.get(topic.entry_id)
         plain = PARAMETER_TERMS | GENERIC_TERMS | DESCRIPTOR_TERMS
-        return any(t not in plain for t in terms)
+        subject = [t for t in terms if t not in plain]
+        if entry is not None and subject:
+            return self._knowledge.focus(entry, subject) < 1.0
+        return bool(subject)
 
     def _prefer_topic(
         self, candidates: tuple[Candidate, ...], topic: Topic, question: _Question
@@ -513,7 +606,7 @@ class CodetteEngine:
         """
         if not result.hits:
             return ()
-        causes = frozenset(t for symptom in question.symptoms for t in symptom.terms)
+        causes = frozenset(symptom.terms[0] for symptom in question.symptoms)
         wants_start = asks_for_start(question.text)
         top = result.hits[0][1]
         ranked: list[tuple[float, Candidate]] = []
@@ -530,7 +623,7 @@ class CodetteEngine:
                 question=question.text,
             )
             fit = 1.0 if computed else facts.fit
-            rank = score * (0.75 + 0.25 * fit)
+            rank = score * (0.6 + 0.4 * fit)
             ranked.append((rank, Candidate(entry, score, facts, rank)))
         ranked.sort(key=lambda item: -item[0])
         return tuple(candidate for _, candidate in ranked)
@@ -545,7 +638,7 @@ class CodetteEngine:
             # A close runner-up means the question could as well be about something else,
             # unless the winner is named for more of the question than the runner-up is.
             margin = candidates[1].rank / candidates[0].rank
-            penalty = _CLOSE_CALL_PENALTY * max(0.0, min(1.0, (margin - 0.6) / 0.4))
+            penalty = _CLOSE_CALL_PENALTY * max(0.0, min(1.0, (margin - 0.5) / 0.5))
             named = [self._knowledge.title_focus(c.entry, result.key_terms) for c in candidates[:2]]
             if named[0] > named[1]:
                 penalty /= 2

@@ -20,7 +20,13 @@ from dataclasses import dataclass
 from codette_desktop.engine.intent import Intent, intent_values
 from codette_desktop.engine.knowledge import KnowledgeEntry
 from codette_desktop.engine.numbers import PARAMETER_LABELS, Reading, value_ranges
-from codette_desktop.engine.retrieval import GENERIC_TERMS, TRACK_TYPE_WORDS, tokenize
+from codette_desktop.engine.retrieval import (
+    ASKING_TERMS,
+    GENERIC_TERMS,
+    SOURCE_TERMS,
+    normalise,
+    tokenize,
+)
 
 # A question word that only names the entry's topic ("vocal" for a vocal entry) says
 # little about which line is wanted.
@@ -32,10 +38,15 @@ _IMPLIED_TERMS: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
     for pattern, words in (
         (r"\d\s*:\s*1\b", "ratio compression"),
         (r"\d\s*k?hz\b", "frequency"),
-        (r"\d\s*(?:ms|s)\b|\b1/\d+\b", "time long"),
+        (
+            r"\d\s*(?:ms|s|minutes?|hours?)\b|\b1/\d+\b|\b(?:half|whole|quarter)[- ]notes?\b",
+            "time long",
+        ),
         (r"\d\s*(?:db|lufs|lkfs|dbtp|dbfs|lu)\b", "level"),
     )
 )
+# The words a value stands for (see above): they name the kind asked, not its subject.
+_KIND_TERMS = frozenset().union(*(terms for _, terms in _IMPLIED_TERMS)) | ASKING_TERMS
 _PLACEMENT_LINE = re.compile(
     r"\b(?:before|after|first|last|order|place|insert|chain|into)\b", re.IGNORECASE
 )
@@ -51,6 +62,9 @@ _ASKS_START = re.compile(
     re.IGNORECASE,
 )
 _STARTING_LINE = re.compile(r"\b(?:start|starting|typical|typically|usually|most)\b", re.IGNORECASE)
+_RELATIVE_LEVEL = re.compile(
+    r"\d\s*(?:db|lu)\s+(?:under|below|above|over|quieter|louder|lower|higher)\b", re.IGNORECASE
+)
 _ABSOLUTE_LEVEL = re.compile(r"\d\s*(?:lufs|lkfs|db spl|dbfs)\b", re.IGNORECASE)
 _SETTING = tokenize("setting")[0]
 # Asks for "settings" or an "amount" name no particular setting: they cannot be missing.
@@ -59,7 +73,7 @@ _DELAY = tokenize("delay")[0]
 _WORD = re.compile(r"[a-z0-9]+")
 # Words naming the track or a filler: a line opening with them is not thereby on topic.
 _SUBJECT_TEXT = """the a an and or of for on in to with kick snare bass vocal vocals voice guitar
-    guitars drums drum keys piano synth master bus track mix"""
+    guitars drums drum keys piano synth master bus track mix lead backing acoustic electric"""
 _SUBJECT_WORDS = frozenset(_SUBJECT_TEXT.split())
 _KIND_UNITS = {
     "time": frozenset({"ms", "s"}),
@@ -67,8 +81,16 @@ _KIND_UNITS = {
     "level": frozenset({"db", "dbfs", "dbtp", "lufs", "lu"}),
     "frequency": frozenset({"hz"}),
 }
-# The first words of a line up to its colon (or its first three words): what it is about.
-_LEAD = re.compile(r"^[^:;,.]{1,30}(?=:)|^(?:\S+\s+){0,2}\S+")
+_KIND_NAMES = {
+    "distance": frozenset({"distance"}),
+    "frequency": frozenset({"frequency"}),
+    "ratio": frozenset({"ratio"}),
+    "time": frozenset({"time"}),
+    "level": frozenset({"level", "loudness"}),
+}
+# The first words of a line up to its colon (not a ratio's) or its first three words: what
+# the line is about.
+_LEAD = re.compile(r"^[^:;,.]{1,45}(?=:(?!\d))|^(?:\S+\s+){0,2}\S+")
 # Settings given in percent: only these make "30%" a level worth asking for.
 _PERCENT_TERMS = frozenset(tokenize("feedback wet dry blend mix percent width pan"))
 # Words of advice with a condition: what a yes/no question ("is it ok to ...?") needs.
@@ -77,8 +99,10 @@ _NORMATIVE = re.compile(
     r"|depends|if you)\b",
     re.IGNORECASE,
 )
+# A runner-up line this close to the best is part of the key fact too.
+_NEAR_TIE = 0.85
 # Intents whose answer is a value: a line without that kind of value cannot be the key.
-VALUE_INTENTS = frozenset({"frequency", "ratio", "time", "level"})
+VALUE_INTENTS = frozenset({"frequency", "ratio", "time", "level", "distance"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,17 +137,18 @@ def pick_facts(
     asking for a starting setting ("what attack should I use?"); ``question`` is its text,
     whose words as written are matched against the words a line opens with.
     """
-    surface = _words(question)
+    # The name of the asked quantity counts as asked: "how far?" is answered by "Distance: ...".
+    surface = _words(question) | _KIND_NAMES.get(intent.kind, frozenset())
     lines = list(dict.fromkeys(entry.guidance))
     line_terms = [_line_terms(line) for line in lines]
     topic = _topic_terms(f"{entry.title} {entry.category}")
     wanted = {t for t in terms if t not in GENERIC_TERMS}
     aspects = intent.aspects | frozenset(emphasis)
-    # The instrument the entry is written for ("vocal" in a vocal entry) says little about
+    # The source the entry is written for ("vocal", "acoustic" in its title) says little about
     # which line is meant; its process or goal words ("compression", "clarity") do.
     weights = {
         t: (_ASPECT_WEIGHT if t in aspects else 1.0)
-        * (_TOPIC_WEIGHT if t in topic and t in TRACK_TYPE_WORDS else 1.0)
+        * (_TOPIC_WEIGHT if t in topic and t in SOURCE_TERMS else 1.0)
         for t in wanted
     }
     count = len(lines)
@@ -150,7 +175,8 @@ def pick_facts(
         # the "sidechain" of "how do I use sidechain?", though both index as sidechain.
         lead = _LEAD.match(line)
         if lead and (_words(lead.group(0)) & surface) - _SUBJECT_WORDS:
-            score += 1.0
+            # A label ("Spotify:", "Distance:") says so outright; opening words less so.
+            score += 1.5 if line[lead.end() : lead.end() + 1] == ":" else 1.0
         score += _label_fit(line, asked_labels, intent.kind)
         if intent.kind == "yes_no" and _NORMATIVE.search(line):
             score += 1.0
@@ -162,13 +188,16 @@ def pick_facts(
                 score += 1.0
         if wants_start and has_value and _STARTING_LINE.search(line):
             score += 0.5
+        if intent.relative and _RELATIVE_LEVEL.search(line):
+            score += 1.0  # "how loud compared to the lead?": "6-12 dB under the lead"
         if intent.absolute and _ABSOLUTE_LEVEL.search(line):
             score += 1.0  # "how loud?" is answered in LUFS or dB SPL, not by a dB change
         if _SETTING in intent.aspects:
             # "... settings?" asks for the line that sets the most parameters.
-            score += 0.25 * min(6, len(_NUMBER.findall(line)))
-        elif intent.kind in ("general", "steps"):
-            # "How do I compress vocals?" wants the starting setting, the line with numbers.
+            score += 0.15 * min(6, len(_NUMBER.findall(line)))
+        elif intent.kind in ("general", "steps", "diagnosis"):
+            # "How do I compress vocals?" wants the starting setting, the line with numbers;
+            # a symptom the remedy with its values.
             score += 0.15 * min(6, len(_NUMBER.findall(line)))
         return score, overlap, has_value
 
@@ -203,6 +232,14 @@ def pick_facts(
         if second is not None and (needed or scores[second] >= 0.5 * scores[best]):
             key.append(second)
     value_found = intent.kind not in VALUE_INTENTS or any(value_lines[i] for i in key)
+    # The value should be for what was asked about: "snare ring frequency" is not answered
+    # by a line giving the toms' frequencies, though it holds Hz.
+    specific = {
+        t
+        for t in wanted
+        if t not in topic and idf[t] > 0 and t not in _KIND_TERMS | aspects | SOURCE_TERMS
+    }
+    on_point = not specific or any(value_lines[i] and specific & line_terms[i] for i in key)
     # How much of what is asked the key carries, judged the same way for every entry: the
     # setting words (not the topic words, which retrieval already weighed) and the value.
     asked = (aspects & wanted) - _VAGUE_ASPECTS
@@ -212,11 +249,18 @@ def pick_facts(
         held |= aspects  # "where does it go?" is answered by a line about order
     parts = [len(asked & held) / len(asked)] if asked else []
     if intent.kind in VALUE_INTENTS:
-        parts.append(1.0 if value_found else 0.0)
+        parts.append(0.0 if not value_found else 1.0 if on_point else 0.5)
     fit = sum(parts) / len(parts) if parts else 1.0
+    if len(key) == 1 and count > 1:
+        # A near tie: the question may mean either line, so both answer it (the fit is
+        # judged on the best line alone).
+        runner = order[1]
+        close = scores[runner] >= _NEAR_TIE * scores[best] and scores[best] > 0
+        if close and (intent.kind not in VALUE_INTENTS or value_lines[runner]):
+            key.append(runner)
     key_lines = tuple(lines[i] for i in key)
     summary_terms = _line_terms(entry.summary)
-    summary_score = score_of(entry.summary, summary_terms)[0]
+    summary_score, _, summary_value = score_of(entry.summary, summary_terms)
     if intent.compared and all(group & summary_terms for group in intent.compared):
         # An entry about exactly this difference sums it up in its summary.
         key_lines = (entry.summary, *key_lines[:1])
@@ -226,12 +270,21 @@ def pick_facts(
     elif intent.explain or (intent.kind in ("general", "steps") and overlaps[best] == 0.0):
         # "What is a de-esser?": the entry's summary is the answer; its best line follows.
         key_lines = (entry.summary, *key_lines[:1])
+    elif (
+        intent.kind in VALUE_INTENTS
+        and summary_value
+        and summary_score >= _NEAR_TIE * scores[best]
+        and len(key_lines) == 1
+    ):
+        # The summary gives the asked value about as well as the best line: both answer.
+        key_lines = (*key_lines, entry.summary)
     rest = tuple(lines[i] for i in order if lines[i] not in key_lines)
     return FactPick(key_lines, rest, round(fit, 4), value_found)
 
 
 def _words(text: str) -> frozenset[str]:
-    return frozenset(_WORD.findall(text.lower()))
+    # Studio phrases stay whole: the "low" of "low end" is not the "Low" of "Low-pass".
+    return frozenset(_WORD.findall(normalise(text)))
 
 
 def gives_values_for(entry: KnowledgeEntry, aspects: Iterable[str]) -> bool:

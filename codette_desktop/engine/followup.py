@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from codette_desktop.engine.intent import DESCRIPTOR_TERMS, PARAMETER_TERMS
 from codette_desktop.engine.numbers import Reading
-from codette_desktop.engine.retrieval import GENERIC_TERMS
+from codette_desktop.engine.retrieval import GENERIC_TERMS, TRACK_TYPE_WORDS
 
 # Readings that describe the whole session (tempo, the master's loudness): one value each.
 # Other readings (250 Hz, 40 ms attack) carry over per parameter, for "is that too high?".
@@ -95,12 +95,15 @@ def is_follow_up(
     It does when it opens like a continuation ("and ...", "what about ..."), points back
     ("should that go before ..."), or names only settings and no subject ("what ratio?").
     It does not when the user has moved to a track of another kind (``track_family``,
-    the selected or named track): "cut the mud" on the vocal is not about the bass.
+    the selected or named track): "cut the mud" on the vocal is not about the bass;
+    unless the question only names that track as a continuation ("and the kick?" after
+    snare reverb asks for the same thing on the kick).
     """
     if topic is None:
         return False
     if track_family and topic.track_family and track_family != topic.track_family:
-        return False
+        only_track = all(t in TRACK_TYPE_WORDS or t in GENERIC_TERMS for t in terms)
+        return bool(_CONNECTIVE.search(text)) and only_track
     if _CONNECTIVE.search(text):
         return True
     words = _WORDS.findall(text)

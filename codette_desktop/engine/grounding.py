@@ -18,6 +18,7 @@ INTENTS = (
     "ratio",  # compression ratio, threshold, knee
     "time",  # ms / s: attack, release, pre-delay, decay, delay time
     "level",  # dB, LUFS, dBTP targets and gain changes
+    "distance",  # cm / m: mic distance, speaker spacing
     "difference",  # X versus Y
     "steps",  # how do I ...
     "yes_no",  # should I / is it ok to ...

@@ -46,13 +46,19 @@ _FREQUENCY = re.compile(
     r"|sit|sits)\b",
     _FLAGS,
 )
+# "How far from the mic?" asks for a distance; "how far below the dry?" for a level.
+_DISTANCE = re.compile(
+    r"\bdistances?\b|\bhow (?:far|close)\b[^?]{0,40}\b(?:from|away|apart|to|between)\b"
+    r"|\b\d+(?:\.\d+)?\s*(?:cm|mm|centimet\w+|inch(?:es)?|feet|ft|metres?|meters?)\b",
+    _FLAGS,
+)
 _RATIO = re.compile(r"\bratios?\b|\bthresholds?\b|\bknee\b|\d\s*:\s*1\b", _FLAGS)
 _TIME = re.compile(
     r"\battack\b|\brelease\b|\bpre-?delay\b|\bdecay\b|\bhold\b|\bhow long\b|\bdelay times?\b"
     r"|\bms\b|\bmilliseconds?\b|\d\s*s(?:ec(?:ond)?s?)?\b|\bin seconds\b|\bhow many seconds\b"
     r"|\blook-?ahead\b|\breverb time\b|\btail\b|\bhow fast\b"
     r"|\b(?:quarter|eighth|sixteenth|dotted|triplet)\b|\b1/\d+\b|\bhalf note\b|\bin ms\b"
-    r"|\bhow much (?:later|earlier|longer|shorter|faster|slower)\b|\blengths?\b",
+    r"|\bhow much (?:later|earlier|longer|shorter|faster|slower|time)\b|\blengths?\b|\btimes?\b",
     _FLAGS,
 )
 _LEVEL = re.compile(
@@ -69,6 +75,10 @@ _DIFFERENCE = re.compile(
     r"|\bwhich is better\b|\bbefore or after\b|\bafter or before\b|\bor\b[^,]{1,30}\?\s*$"
     r"|\bjust an? [\w-]+ with\b|\bthe same (?:as|thing)\b|\bsame thing\b",
     _FLAGS,
+)
+# Cues that name a difference outright; "compared to" alone may just measure a symptom.
+_NAMED_DIFFERENCE = re.compile(
+    r"\bdifferen(?:ce|t)\b|\bvs\.?\b|\bversus\b|\bwhich is better\b|\bor\b|\bsame\b", _FLAGS
 )
 _PLACEMENT = re.compile(
     r"\bbefore\b[^?.]*\bor after\b|\bafter\b[^?.]*\bor before\b"
@@ -102,18 +112,30 @@ _DIAGNOSIS = re.compile(
 )
 _EXPLAIN = re.compile(
     r"^\W*(?:so |and |ok )?(?:what(?:'s| is| are) (?:a |an |the )?[\w/-]+(?: [\w/-]+)?\s*\??\s*$"
-    r"|what(?:'s| is| are) (?:a |an |the )?[\w/-]+(?: [\w/-]+)? and how\b|explain\b|define\b"
+    r"|what(?:'s| is| are) (?:a |an |the )?[\w/-]+(?: [\w/-]+)? and (?:how|what)\b|explain\b"
+    r"|define\b|what means?\b|what does (?:an? |the )?[\w/-]+(?: [\w/-]+)? mean\b|meaning of\b"
     r"|what do(?:es)? (?:an? |the )?[\w/-]+(?: [\w/-]+)? (?:actually )?do\b|tell me about\b"
     r"|how does (?:an? |the )?[\w/-]+(?: [\w/-]+)? work\b|what(?:'s| is) the point of\b)",
     _FLAGS,
 )
+_WHY = re.compile(r"^\W*(?:so |and |but )?why\b", _FLAGS)
 _BEGINNER = re.compile(
     r"\b(?:basics|beginners?|newbie|for dummies|explained|in simple terms)\b", _FLAGS
 )
 _ABSOLUTE = re.compile(
-    r"\bhow loud\b|\bloudness (?:target|level)\b|\btarget loudness\b|\blufs\b|\bspl\b", _FLAGS
+    r"\bhow loud\b|\bloudness\b(?! range)|\btarget loudness\b|\blufs\b|\bspl\b", _FLAGS
 )
-_QUANTITY_KINDS = (("frequency", _FREQUENCY), ("ratio", _RATIO), ("time", _TIME), ("level", _LEVEL))
+_RELATIVE = re.compile(
+    r"\bcompared (?:to|with)\b|\bthan\b|\brelative to\b|\b(?:under|below|above|over) the\b",
+    _FLAGS,
+)
+_QUANTITY_KINDS = (
+    ("distance", _DISTANCE),
+    ("frequency", _FREQUENCY),
+    ("ratio", _RATIO),
+    ("time", _TIME),
+    ("level", _LEVEL),
+)
 _BETWEEN = re.compile(
     r"\bbetween (?:a |an |the )?(?P<a>.+?) and (?:a |an |the )?(?P<b>.+?)(?:\?|$|,| for | on | in )"
     r"|(?P<c>[\w/ -]+?) (?:vs\.?|versus|compared (?:to|with)|or|instead of) (?:a |an |the )?"
@@ -140,6 +162,7 @@ class Intent:
     explain: bool = False
     placement: bool = False
     absolute: bool = False  # asks how loud in absolute terms (LUFS, dB SPL), not a dB change
+    relative: bool = False  # asks how loud against something else ("compared to the lead")
 
 
 # Question phrases that ask for a quantity: "how loud" asks for a level, it is not about
@@ -147,6 +170,15 @@ class Intent:
 _QUANTITY_PHRASES = re.compile(
     r"\bhow (?:loud|long|much|many|far|wide|fast|slow|high|low|hot|quiet|often)\b", _FLAGS
 )
+
+
+# "How hard should I compress?" asks how much, not about hard knees or hard clipping.
+_AMOUNT_WORDS = re.compile(r"\bhow (?:hard|heavily|strongly|aggressively|heavy)\b", _FLAGS)
+
+
+def plain_amounts(text: str) -> str:
+    """``text`` with "how hard", "how heavily" ... read as "how much"."""
+    return _AMOUNT_WORDS.sub("how much", text)
 
 
 def content_text(text: str) -> str:
@@ -163,10 +195,16 @@ def detect_intent(text: str) -> Intent:
     explain = explain or bool(_BEGINNER.search(text))
     compared = _compared(text) if _DIFFERENCE.search(text) else ()
     kind = _kind(text, compared, placement)
+    if explain and kind in ("frequency", "ratio", "time", "level", "distance"):
+        # "What does K-weighting do to a LUFS reading?" asks what it is, not a value.
+        kind = "general"
+    if kind == "diagnosis":
+        compared = ()  # a symptom "compared to" something is not two things set side by side
     if placement:
         aspects |= {"before", "after", "order"}
-    absolute = bool(_ABSOLUTE.search(text))
-    return Intent(kind, aspects, compared, explain, placement, absolute)
+    relative = kind == "level" and bool(_RELATIVE.search(text))
+    absolute = bool(_ABSOLUTE.search(text)) and not relative
+    return Intent(kind, aspects, compared, explain, placement, absolute, relative)
 
 
 _ASKS_NUMBERS = re.compile(
@@ -175,7 +213,15 @@ _ASKS_NUMBERS = re.compile(
 
 
 def _kind(text: str, compared: tuple[frozenset[str], ...], placement: bool) -> str:
-    if placement or (compared and _DIFFERENCE.search(text) and not _or_of_values(text)):
+    # "Why does my song sound quiet compared to ...?", "my mix sounds dull compared to
+    # commercial songs": a symptom measured against something, not two things compared;
+    # "how loud compared to the lead?" asks for a level against it.
+    weak = not _NAMED_DIFFERENCE.search(text)
+    measured = bool(_DIAGNOSIS.search(text)) and (bool(_WHY.match(text)) or weak)
+    measured = measured or (weak and bool(_QUANTITY_PHRASES.search(text)))
+    if placement or (
+        compared and _DIFFERENCE.search(text) and not _or_of_values(text) and not measured
+    ):
         return "difference"
     asks = bool(_ASKS_QUANTITY.search(text)) or bool(re.search(r"\d", text))
     if asks:
@@ -216,8 +262,13 @@ _UNIT_TERMS = frozenset(tokenize("db hz khz ms oct"))
 _INTENT_LINES = {
     "frequency": re.compile(r"\d\s*k?hz\b", _FLAGS),
     "ratio": re.compile(r"\d\s*:\s*1\b", _FLAGS),
-    "time": re.compile(r"\d\s*(?:ms|s)\b|\b1/\d+\b", _FLAGS),
+    "time": re.compile(
+        r"\d\s*(?:ms|s|min|mins|minutes?|hours?)\b|\b1/\d+\b"
+        r"|\b(?:half|whole|quarter|eighth|sixteenth)[- ]notes?\b",
+        _FLAGS,
+    ),
     "level": re.compile(r"\d\s*(?:db|dbfs|dbtp|lufs|lkfs|lu)(?![a-z/])", _FLAGS),
+    "distance": re.compile(r"\d\s*(?:cm|mm|m|metres?|meters?|inch(?:es)?|feet|ft)\b", _FLAGS),
 }
 _PERCENT = re.compile(r"\d\s*%")
 

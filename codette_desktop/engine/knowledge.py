@@ -15,8 +15,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from codette_desktop.engine.retrieval import (
+    ASKING_TERMS,
     EVERYDAY_TERMS,
     GENERIC_TERMS,
+    TRACK_TYPE_WORDS,
     BM25Index,
     known_terms,
     tokenize,
@@ -51,10 +53,26 @@ _TYPE_MISMATCH = 0.85
 _MIN_TYPE_FOCUS = 0.25
 # Favour for entries named by a preferred term (see search_detailed).
 _PREFER_BOOST = 1.5
+# A question that names no track and has none selected is about the general technique: an
+# entry written only for particular instruments is discounted, less the more the question
+# names it ("room reverb decay" is not asking about vocal reverb).
+_UNNAMED_DISCOUNT = 0.12
+_INSTRUMENT_TYPES = frozenset(tokenize("vocal kick snare drums bass guitar keys synth instrument"))
+# Discount for an entry titled by an aspect the question does not ask about (see
+# search_detailed).
+_ASIDE_DISCOUNT = 0.85
+_OTHER_SOURCE_DISCOUNT = 0.9
+# The pieces of a drum kit share the family "drums" but not their advice.
+_KIT_PIECES = frozenset(tokenize("kick snare hihat"))
+_OTHER_PIECE = 0.45
+# Favour for an entry titled by the cause of a described symptom.
+_CAUSE_BOOST = 1.15
 # Extra relevance for an entry whose category is one of the asked terms.
 _CATEGORY_BONUS = 0.3
 # Weight of query words that no entry is about, next to words some entry is about.
 _DESCRIPTIVE_WEIGHT = 0.3
+# Weight of the words that describe a recognised symptom (its cause is searched instead).
+_DESCRIBING_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -249,6 +267,9 @@ class KnowledgeBase:
         boosts: Mapping[str, float] | None = None,
         type_boost: float = TYPE_BOOST,
         prefer: frozenset[str] = frozenset(),
+        aside: frozenset[str] = frozenset(),
+        describing: frozenset[str] = frozenset(),
+        causes: frozenset[str] = frozenset(),
     ) -> SearchResult:
         """Like :meth:`search`, plus the match strength the engine's confidence uses.
 
@@ -258,16 +279,30 @@ class KnowledgeBase:
         continues). Neither changes which of the question's own words count as studio
         words (``domain_terms``). ``type_boost`` is the factor for entries written for
         exactly the asked track type; entries named (title, keywords) by a ``prefer`` term
-        are favoured (the entry-level "basics" entries for a "what is ...?" question).
+        are favoured (the entry-level "basics" entries for a "what is ...?" question), and
+        entries titled by an ``aside`` term are discounted (an entry about where a de-esser
+        goes is not the answer to "what is a de-esser?"). ``describing`` terms only describe
+        a symptom whose cause is in ``expansion`` ("narrow" in "my guitars sound narrow"):
+        they weigh like descriptive words, and entries titled by one of the symptom's
+        ``causes`` are favoured a little ("Adding air" for a dull mix).
         """
         terms = tuple(dict.fromkeys(tokenize(query)))
         specific = tuple(t for t in terms if t not in GENERIC_TERMS)
         key_terms = specific or terms
         # Words no entry is *about* ("clean", "tame") are usually how the user describes
         # the wish, not the topic: they still count, but much less than topic words.
-        topical = [t for t in key_terms if t in self._topics]
+        topical = [
+            t
+            for t in key_terms
+            if t in self._topics and t not in ASKING_TERMS and t not in EVERYDAY_TERMS
+        ]
         weights = {
-            t: 1.0 if t in topical or not topical else _DESCRIPTIVE_WEIGHT for t in key_terms
+            t: _DESCRIPTIVE_WEIGHT
+            if topical and t not in topical
+            else _DESCRIBING_WEIGHT
+            if t in describing
+            else 1.0
+            for t in key_terms
         }
         for term, weight in (expansion or {}).items():
             weights[term] = max(weights.get(term, 0.0), weight)
@@ -277,10 +312,12 @@ class KnowledgeBase:
         exact = track_type_terms(track_types, parents=False)
         ranked: list[tuple[float, float, int, float]] = []  # relevance, raw, index, focus
         asked = set(ranked_terms)
+        total_weight = sum(weights.values())
         for item in self._index.score(ranked_terms, weights=weights):
             entry = self._entries[item.index]
             about_terms = self._focus_terms[entry.id]
-            focus = sum(1 for t in asked if t in about_terms) / len(asked)
+            # Weighted like the score: a word the question only implies counts for less.
+            focus = sum(w for t, w in weights.items() if t in about_terms) / total_weight
             # An entry about the asked terms beats one that merely mentions them often, and
             # an entry whose category is an asked term is about it above all.
             in_category = bool(self._categories[item.index] & set(key_terms))
@@ -295,15 +332,29 @@ class KnowledgeBase:
             boost = 1.0
             if exact & types:
                 boost = _TYPE_SHARED_BOOST if entry.is_general else type_boost
+            elif exact & _KIT_PIECES and types & _KIT_PIECES:
+                factor *= _OTHER_PIECE  # a kick entry is no answer about the snare
             elif wanted & types:
                 boost = _TYPE_SHARED_BOOST
             elif wanted and not entry.is_general:
                 factor *= _TYPE_MISMATCH
+            elif not wanted and not entry.is_general and types & _INSTRUMENT_TYPES:
+                factor *= 1.0 - _UNNAMED_DISCOUNT * (1.0 - named)
             # Written for the track type matters in proportion to being about the question:
             # a vocal entry on recording is no answer to "how do I gain stage this vocal?".
             factor *= 1.0 + (boost - 1.0) * max(named, _MIN_TYPE_FOCUS)
             if prefer and prefer & self._named_terms[index] and self._title_terms[index] & asked:
                 factor *= _PREFER_BOOST
+            title = self._title_terms[index]
+            # ... unless the question names both sides anyway ("clip before the limiter").
+            if aside & title and len(title & asked) < 2:
+                factor *= _ASIDE_DISCOUNT
+            if causes & title:
+                factor *= _CAUSE_BOOST
+            # An entry named for another instrument than the one asked about ("Kick and
+            # bass relationship" for a question about the kick alone).
+            if exact and (title & TRACK_TYPE_WORDS) - wanted:
+                factor *= _OTHER_SOURCE_DISCOUNT
             hits.append((entry, round(relevance * factor, 4)))
         hits.sort(key=lambda hit: (-hit[1], hit[0].id))
         strength = coverage = focus = magnitude = 0.0
@@ -365,4 +416,10 @@ def _document_terms(entry: KnowledgeEntry) -> list[str]:
         value = getattr(entry, name)
         text = value if isinstance(value, str) else " ".join(value)
         terms.extend(tokenize(text) * weight)
+    # A guidance line giving "2:1-4:1" answers "what ratio?" without the word.
+    terms.extend(_RATIO_TERM for line in entry.guidance if _RATIO_VALUE.search(line))
     return terms
+
+
+_RATIO_VALUE = re.compile(r"\d\s*:\s*1\b")
+(_RATIO_TERM,) = tokenize("ratio")

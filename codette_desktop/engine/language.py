@@ -45,7 +45,7 @@ _FUNCTION_WORDS: Mapping[str, frozenset[str]] = MappingProxyType(
         ENGLISH: _words(
             """how what where which why when should is are the my i do does can to for and of
             with in on at too it this that you your me a an much many be have get make sound
-            sounds keep gets"""
+            sounds keep gets per"""
         ),
         "de": _words(
             """ich mein meine meinen meinem meiner wie was wo welche welcher welches welchen
@@ -71,7 +71,8 @@ _FUNCTION_WORDS: Mapping[str, frozenset[str]] = MappingProxyType(
         "it": _words(
             """come quale quali quanto quanta dove perche il lo la gli le un una mio mia miei
             e sono per con su nel nella del della dei tra troppo devo posso suona cosa faccio
-            uso usare metto deve essere di da in fare a correttamente
+            uso usare metto deve essere di da in fare a correttamente sul sulla sullo sui
+            sugli sulle
             rendere faccio"""
         ),
         "pt": _words(
@@ -145,7 +146,8 @@ lowpass: tiefpass* pasa-bajos passe-bas passa-basso passa-baixa
 filter: filter filtro filtre
 kick: bassdrum basstrommel kickdrum bombo cassa bumbo
 snare: caja rullante caixa
-bass: bass basse basso baixo bajo bajos basses bassi graves tiefen
+bass: bass basse basso baixo bajo bajos basses bassi
+low end: graves grave tiefen
 drums: schlagzeug bateria batterie batteria
 guitar: gitarre gitarren guitarra guitarras guitare guitares chitarra chitarre
 piano: klavier flugel piano pianoforte
@@ -157,7 +159,7 @@ noise: rauschen ruido bruit rumore ruido
 hum: brummen zumbido ronflement ronzio zumbido
 wide: breit breiter ancho amplio large largo larga
 stereo: stereobreite estereo
-pan: panorama paneo panoramique
+pan: panorama paneo panoramique pannen panoramisieren panear panoramizzare
 ratio: verhaltnis relacion rapport rapporto razao
 threshold: schwelle schwellwert umbral seuil soglia limiar
 attack: anstiegszeit ansprechzeit ataque attaque attacco
@@ -167,11 +169,13 @@ boost: anheben anhebung realzar realce booster accentuare
 set: setze setzen stelle stellen einstellen poner pongo coloco mettre regler impostare
     metto colocar ajustar
 use: benutze benutzen verwende verwenden nutze usar uso utiliser utilise usare
-remove: entfernen loswerden quitar quito eliminar enlever supprimer rimuovere togliere
-    tirar remover
+remove: entfern* loswerden quitar quito eliminar enlever supprimer rimuovere togliere
+    togli* tolgo tirar remover
 reduce: reduzieren verringern reducir reduire ridurre reduzir
 boxy: acartonado acartonada pappig kartonig cartonneux inscatolato
-muddy: matschig matschige matsch mulmig dumpf embarrada embarrado fangeux boueux fangoso
+big: grande grandes gros grosse gross grosser gran
+muddy: matschig matschige matsch mulmig dumpf embarrada embarrado barro fangeux boueux confus
+    confuse confusa fangoso
     fangosa embolada embolado confuso
 harsh: scharf schrill harsch aspero agressif aspro estridente
 sibilance: zischlaut* s-laute sibilancia sibilancias sifflante* sibilant* sibilanza
@@ -185,12 +189,73 @@ good: gut guter gute bueno buena bon bonne buono buona bom boa
 ballad: ballade balada ballata
 song: lied cancion chanson canzone musica
 track: spur spuren pista piste traccia faixa
+presence: prasenz presencia presence presenza presenca presente presentes prasent
 clarity: klar klarer klare deutlich deutlicher chiara chiaro chiare clara claro claire clair
     claires nitida nitido
 more: mehr mas più piu plus mais
 time: zeit tiempo temps
 electric: elektrisch* electrica electrico electrique elettrica elettrico eletrica eletrico
-acoustic: akustisch* acustica acustico acoustique acustica
+acoustic: akustisch* akustik acustica acustico acoustique acustica
+eq: entzerrer ecualizador ecualizacion ecualizar egaliseur egalisation egaliser equalizzatore
+    equalizzazione equalizador equalizacao equalizar equalizzare
+limiter: begrenzer limitador limitadores limiteur limitatore limitatori
+saturation: sattigung saturacion saturazione saturacao
+distortion: verzerrung verzerrer distorsion distorsione distorcao
+polarity: polaritat polaridad polarite polarita polaridade
+automation: automatisierung automatizacion automatisation automazione automacao
+recording: aufnahme aufnahmen aufnehm* grab* enregistr* registr* gravacao gravar gravo gravando
+home: zuhause hause casa maison
+microphone: mikrofon mikrofone mikrofons microfono microfonos microfoni microfone microfones
+headphones: kopfhorer auriculares cascos casque cuffie cuffia fones
+speakers: lautsprecher monitore altavoces enceintes casse caixas
+hiss: siseo souffle fruscio chiado
+breaths: atmer atemgerausche respiraciones respiracion respirations respiri respiro respiracoes
+    respiracao
+plosives: plosivlaute plosivas plosivos
+room: raum zimmer habitacion cuarto stanza quarto
+headroom: margen marge margine margem
+gain: verstarkung ganancia guadagno ganho
+quiet: leise leiser silencioso silenciosa
+audiobook: horbuch horbucher audiolibro audiolibros audiolivro
+dialogue: dialog dialoge dialogo dialogos
+boomy: drohn* retumb* rimbomb*
+thin: dunn dunne dunner delgado delgada mince maigre sottile
+dull: dumpfe apagado apagada terne spento spenta abafado abafada
+bright: brillante brillant brilhante
+warm: warmer calido calida chaud chaude caldo calda quente
+punch: druck pegada
+narrow: enger estrecho estrecha etroit etroite stretto stretta estreito estreita
+lost: untergeh* verloren pierd* perd* noye noyee
+behind: hinter detras derriere dietro atras
+under: unter debajo dessous sotto debaixo
+knee: knie rodilla genou ginocchio joelho
+feedback: ruckkopplung realimentacion retroalimentacion retroazione realimentacao
+length: laenge longitud duracion longueur duree lunghezza durata comprimento duracao
+long: lang lange langer lungo lunga longo longa
+short: kurz kurze kurzer court courte breve curto curta
+fast: schnell schneller rapido rapida rapide veloce
+slow: langsam langsamer lento lenta lent lente
+high: hoch hohe hoher haut haute
+avoid: vermeiden vermeide evitar evito eviter evitare
+fix: beheben reparieren arreglar arreglo corriger sistemare correggere corrigir consertar
+improve: verbessern mejorar ameliorer migliorare melhorar
+send: schicken senden enviar mandar envoyer inviare mandare
+leave: lassen lasse dejar dejo laisser lasciare deixar deixo
+separated: getrennt separar separados separadas separer separes separare separati
+cymbals: becken platillos cymbales piatti pratos
+keys: tasten teclado teclados tastiera
+synth: sintetizador sintetizadores synthetiseur sintetizzatore
+strings: streicher cuerdas cordes archi cordas
+mastering: masterisierung masteriz* masterizacion masterizzare masterizzazione masterizacao
+    masteriser
+tail: hallfahne cola queue coda cauda
+integrated: integriert integrierte integrado integrada integre integree integrato integrata
+difference: unterschied diferencia differenza diferenca
+setting: einstellung einstellungen ajuste ajustes reglage reglages impostazione impostazioni
+tips: tipps consejos conseils consigli dicas
+genre: genero
+orchestra: orchester orquesta orchestre orquestra
+film: pelicula filme
 """
 
 
@@ -240,7 +305,7 @@ _OVERRIDES: Mapping[str, Mapping[str, str]] = MappingProxyType(
         "fr": {"où": "where", "ou": "or"},
         "pt": {"ou": "or", "e": "and", "é": "is", "o": "the"},
         "it": {"e": "and", "è": "is"},
-        "es": {"o": "or", "y": "and"},
+        "es": {"o": "or", "y": "and", "no": "not"},
         "de": {"tempo": "tempo"},
     }
 )
@@ -268,8 +333,8 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bpor que\b|\bpor qué\b|\bpourquoi\b", " why "),
         (r"\bqué tan\b|\bque tan\b", " how "),
         (r"\bmedios graves\b|\bmédios graves\b|\bbas-médiums\b|\bmedio-bassi\b", " low mids "),
-        (r"\bgraves\b(?= *$)", " low end "),
         (r"\bclip gain\b", " clip gain "),
+        (r"\bwas ist\b|\bqu[eé] es\b|\bche cos'?[eè]\b|\bcos'?[eè]\b|\bo que [eé]\b", " what is "),
     )
 )
 
@@ -314,6 +379,27 @@ def _gloss_word(word: str, language: str) -> str | None:
     for prefix, english in _PREFIXES:
         if folded.startswith(prefix):
             return english
+    if language == "de":
+        return _compound(folded)
+    return None
+
+
+_MIN_PART = 3
+
+
+def _compound(folded: str) -> str | None:
+    """A German compound of two lexicon words ("akustikgitarre" -> "acoustic guitar",
+    "gesangsspur" -> "vocal track"), the linking "s" or "n" allowed; None otherwise."""
+    for cut in range(_MIN_PART, len(folded) - _MIN_PART + 1):
+        head, tail = folded[:cut], folded[cut:]
+        tail_gloss = _EXACT.get(tail) or next(
+            (english for prefix, english in _PREFIXES if tail.startswith(prefix)), None
+        )
+        if tail_gloss is None:
+            continue
+        for stem in (head, head[:-1] if head.endswith(("s", "n")) else None):
+            if stem and len(stem) >= _MIN_PART and (head_gloss := _EXACT.get(stem)):
+                return f"{head_gloss} {tail_gloss}"
     return None
 
 
@@ -339,6 +425,10 @@ def gloss(text: str) -> Gloss:
         word = tail if head and len(head) <= 4 else token
         total += 1
         glossed = _gloss_word(word, language)
+        if glossed is None and "-" in word:
+            # "Attack-Zeit": the parts, when each is a loanword or in the lexicon.
+            parts = [_gloss_word(part, language) or part for part in word.split("-")]
+            glossed = " ".join(parts) if parts != word.split("-") else None
         if glossed is not None:
             known += 1
             out.append(glossed)

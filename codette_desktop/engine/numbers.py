@@ -85,6 +85,8 @@ _NOTE_WORDS = (
 _NOTES = tuple((re.compile(pattern), fraction) for pattern, fraction in _NOTE_WORDS)
 _DOTTED = re.compile(r"\bdotted\s*$")
 _TRIPLET = re.compile(r"^\s*(?:note\s*)?triplets?\b")
+# "a triplet eighth", "dotted triplet" read before the note too.
+_TRIPLET_BEFORE = re.compile(r"\btriplets?\s*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +248,9 @@ def note_value(text: str) -> NoteValue | None:
         name = _fraction_name(fraction)
         if _DOTTED.search(lowered[: match.start()]):
             return NoteValue(fraction * 1.5, f"dotted {name}")
-        if _TRIPLET.match(lowered[match.end() :]):
+        if _TRIPLET.match(lowered[match.end() :]) or _TRIPLET_BEFORE.search(
+            lowered[: match.start()]
+        ):
             return NoteValue(fraction * 2 / 3, f"{name} triplet")
         return NoteValue(fraction, name)
     return None

@@ -13,6 +13,7 @@ import random
 import re
 from collections.abc import Sequence
 
+from codette_desktop.engine.facts import VALUE_INTENTS
 from codette_desktop.engine.intent import Intent
 from codette_desktop.engine.wording import lower_first, sentence, upper_first
 
@@ -93,7 +94,7 @@ def lead_in(
         return _fit(f"To {second_person(match.group('rest'))}:")
     if match := _WHERE.match(question):
         return _fit(f"Where to {second_person(match.group('rest'))}:")
-    if intent.kind in ("frequency", "ratio", "time", "level") and (match := _FOR.match(question)):
+    if intent.kind in VALUE_INTENTS and (match := _FOR.match(question)):
         return _fit(f"For {second_person(match.group('rest'))},")
     return None
 

@@ -35,8 +35,28 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\b(?:high[\s-]pass(?:ed|ing)?|low[\s-]cut)\b", " highpass "),
         (r"\b(?:low[\s-]pass(?:ed|ing)?|high[\s-]cut)\b", " lowpass "),
         (r"\blow[\s-]end\b", " lowend "),
+        # "Too much bass" on a guitar or a mix is its low end, not the bass guitar.
+        (
+            r"\b(?:too much|so much|a lot of|lots of|excess(?:ive)?|not enough|more|less) bass\b"
+            r"(?! guitar| player| track)",
+            " lowend ",
+        ),
+        # "Compared to" measures against something; it is not the topic of comparing.
+        (r"\b(?:compared|comparison|relative) (?:to|with)\b", " "),
+        # The metronome, not an edit click.
+        (r"\bclick[\s-]?tracks?\b|\bmetronome\b", " clicktrack "),
         (r"\bmid[\s/-]?side\b|\bm/s\b", " midside "),
         (r"\bnoise[\s-]gates?\b", " gate "),
+        (r"\bvoice[\s-]?overs?\b", " voiceover "),
+        (r"\blo[\s-]?fi\b", " lofi "),
+        (r"\bhip[\s-]?hop\b", " hiphop "),
+        # Echo in a room is its reverberation, not a delay; "make room for" is space.
+        (r"\b(?:room|roomy) echo(?:es)?\b|\becho(?:e)?y\b", " roomy "),
+        (r"\b(?:make|makes|making|leave|leaves|leaving) room for\b", " space for "),
+        # The recording stage, not "my recording" (the track).
+        (r"\b(?:while|when|during|before) (?:recording|tracking)\b", " tracking "),
+        # The genre, not the two instruments.
+        (r"\bdrum\s*(?:and|&|n|'n'?)\s*bass\b|\bd&b\b", " dnb "),
         (r"\bdynamic[\s-]range\b", " dynamics "),
         (r"\bbass[\s-]guitar\b", " bass "),
         (r"\beq'?(?:ing|ed|s)\b", " eq "),
@@ -57,15 +77,18 @@ _STOPWORD_TEXT = """
     to too try under until up us very want wants was way we were what when where which while
     who whom why will with would yes yet you your yours yourself s t d ll ve re m tip tips
     help make makes making codette hey hi hello whats stop fix fixing use using better best
-    good sound sounds sounding tell show give know think go going ok okay alright"""
+    good sound sounds sounding tell show give know think go going ok okay alright put puts
+    putting set sets without"""
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 # Canonical terms: "canonical: word word ...". Words are raw forms or their stems; both
 # documents and queries end up with the canonical term.
 _SYNONYM_TABLE = """
-vocal: vox vocal vocals voice voices singer singers singing vocalist vocalists acapella vo
+vocal: vox vocal vocals voice voices singer singers singing vocalist vocalists acapella vo sing
+    sings sang
+mic: mic mics microphone microphones
 compression: comp comps compress compressor compressors compressing compressed compression
-    compressive
+    compressive squash squashes squashed squashing
 comping: comping comped
 reverb: verb verbs reverb reverbs reverberation reverberant
 delay: delay delays echo echoes echos
@@ -80,12 +103,20 @@ eq: eq eqs equalizer equaliser equalizers equalisers equalization equalisation e
 master: master mastering mastered masters
 mix: mix mixing mixes mixed mixdown mixer
 limiter: limiter limiters limiting limit limits brickwall
-sidechain: sidechain sidechains ducking duck ducked pump pumping
+sidechain: sidechain sidechains ducking duck ducked
+pump: pump pumps pumping pumped
 deess: deess deesser deessing
 sibilance: sibilance sibilant sibilants esses ess
 mud: mud muddy muddiness murky
 boxy: boxy boxiness boxier cardboard
 thin: thin thinner thinnest thinned
+quiet: quiet quieter quietest
+treatment: treat treats treated treating treatment treatments
+acoustic: acoustic acoustics acoustically
+earbud: earbud earbuds earphone earphones
+spaced: spaced
+tracking: tracking
+bleed: bleed bleeds bleeding spill spills leak leaks leaking leakage
 body: body fat fatter fatness fattest
 harsh: harsh harshness piercing shrill brittle
 clarity: clarity clear clearer intelligibility intelligible definition
@@ -99,7 +130,7 @@ saturation: saturation saturate saturator saturating distortion distort distorte
     tape
 highpass: highpass hpf
 lowpass: lowpass lpf
-lowend: lowend bottom subs
+lowend: lowend bottom
 masking: mask masks masking masked clash clashing clashes competing fighting
 punch: punch punchy punchier punchiness snap
 transient: transient transients
@@ -199,15 +230,24 @@ def tokenize(text: str) -> list[str]:
 # Studio words that say *that* a question is about mixing but not *what* about it. They
 # are dropped from a query that has more specific terms ("is my track too loud?" searches
 # for loudness, not for entries that say "track"), and a query made only of them is broad.
-_GENERIC_TEXT = "mix track song sound audio music record recording production producer daw project"
+_GENERIC_TEXT = """mix track song sound audio music record recording production producer daw project
+    plugin plugins studio knob knobs dial"""
 GENERIC_TERMS = frozenset(canonical(w) for w in _GENERIC_TEXT.split())
 
 # Everyday words that may appear in knowledge keywords ("decay time") but do not by
 # themselves make a question a studio question ("what time is it?").
 _EVERYDAY_TEXT = """
     time long short big small bad fast slow hard soft today day world people love life work
-    lot little new old first last nice great weather write read"""
+    lot little new old first last nice great weather write read beginner beginners basics
+    newbie learn simple routine high low"""
 EVERYDAY_TERMS = frozenset(canonical(w) for w in _EVERYDAY_TEXT.split())
+
+
+# Words that say what kind of answer is wanted ("which frequency", "what settings"), not
+# what it is about: next to a topic word they weigh like descriptive words.
+_ASKING_TEXT = """frequency frequencies problem problems setting settings value values amount start
+    starting point"""
+ASKING_TERMS = frozenset(canonical(w) for w in _ASKING_TEXT.split())
 
 
 def known_terms() -> frozenset[str]:
@@ -218,6 +258,19 @@ def known_terms() -> frozenset[str]:
 # Canonical words that name a kind of track ("vocals", "808", "kick drum").
 _TRACK_TYPE_TEXT = "vocal kick snare hihat drums bass guitar keys synth master bus"
 TRACK_TYPE_WORDS = frozenset(canonical(w) for w in _TRACK_TYPE_TEXT.split())
+
+
+# Words that name the source rather than what to do with it: the track types and the
+# qualifiers of an instrument ("acoustic guitar", "lead vocal", "upright bass").
+_SOURCE_TEXT = """acoustic electric lead backing upright grand rhythm doubled tom toms overhead
+    overheads strings brass horns sax trumpet violin cello choir"""
+SOURCE_TERMS = TRACK_TYPE_WORDS | frozenset(canonical(w) for w in _SOURCE_TEXT.split())
+
+
+# What is done to a sound (the processes the knowledge is filed under).
+_PROCESS_TEXT = """eq compression reverb delay saturation limiter gate deess sidechain automation
+    pan stereo midside transient parallel"""
+PROCESS_TERMS = frozenset(canonical(w) for w in _PROCESS_TEXT.split())
 
 
 def track_types_named(terms: Iterable[str]) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ usually masking").
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from codette_desktop.engine.retrieval import tokenize
 
@@ -23,7 +23,9 @@ class Symptom:
     """One recognised symptom: its usual cause, and the index terms of that cause."""
 
     cause: str  # "masking", said in an answer: "that is usually masking"
-    terms: tuple[str, ...]
+    terms: tuple[str, ...]  # the cause's own term first, then words around it
+    # The question's words that described it ("dull", "narrow"): a description, not a topic.
+    described: tuple[str, ...] = ()
 
 
 _A = r"[^.?!]{0,50}"  # a few words in between, within the sentence
@@ -35,7 +37,10 @@ _RULES: tuple[tuple[str, str, str], ...] = (
         rf"\b(?:behind|under|beneath|in|by|against|below)\b"
         rf"|\bcan'?t (?:hear|make out|understand)\b|\bfighting (?:with )?the (?:vocal|voice)\b"
         rf"|\b(?:gets?|getting|got) lost\b|\blost in the mix\b"
-        rf"|\b(?:vocal|voice)\b{_A}\bfight\w*|\bfight\w*{_A}\b(?:vocal|voice)\b",
+        rf"|\b(?:vocal|voice)\b{_A}\bfight\w*|\bfight\w*{_A}\b(?:vocal|voice)\b"
+        # Two parts that run together: "my kick and bass turn into one big blur".
+        rf"|\band\b{_A}\b(?:blur\w*|mush\w*|smear together|into one|one big|run together"
+        rf"|blend into each other)\b",
         "masking",
         "masking clarity presence",
     ),
@@ -54,7 +59,7 @@ _RULES: tuple[tuple[str, str, str], ...] = (
         rf"|\b(?:spotify|youtube|apple music|tidal|streaming)\b{_A}"
         r"\b(?:quieter|turns? (?:it |my \w+ )?down|softer|less loud)\b",
         "loudness normalisation on streaming services",
-        "loudness normalisation streaming",
+        "normalisation loudness streaming",
     ),
     (r"\bmudd?y\b|\bmuddiness\b|\bmurky\b|\bwoolly\b|\bcloudy\b", "low-mid build-up", "mud"),
     (r"\bboxy\b|\bcardboard\w*|\bboxiness\b", "boxiness in the low mids", "boxy"),
@@ -70,9 +75,15 @@ _RULES: tuple[tuple[str, str, str], ...] = (
         "sibilance",
         "sibilance deess",
     ),
-    (r"\bpump\w*|\bbreathing\b", "the compressor's release", "pump release"),
+    (r"\bpump\w*|\bbreathing\b", "the compressor's release", "release pump"),
     (
-        r"\bdistort\w*|\bcrackl\w*|\bclipp\w*|\bcrunch\w* when\b|\bbreaking up\b"
+        # Said of a sound ("my vocal is clipping", "sounds distorted"), not the technique
+        # ("how many dB of clipping?", "parallel distortion", "clip before the limiter").
+        r"\bdistort(?:s|ing)\b|\b(?:sounds?|is|are|gets?|getting) (?:\w+ )?distorted\b"
+        r"|\b(?:hear|there'?s|there is|getting|unwanted|nasty|ugly) (?:\w+ )?distortion\b"
+        r"|\bdistortion (?:on|in) (?:my|the|this)\b|\bcrackl\w*"
+        r"|\b(?:is|are|'s|keeps?|starts?|started|still|always|was|were|gets?|getting) "
+        r"(?:\w+ )?clipp(?:ing|ed)\b|\bclips\b|\bcrunch\w* when\b|\bbreaking up\b"
         r"|\b(?:in|into) the red\b|\bred (?:light|lights|meters?)\b|\bmeters? (?:go|hit|are) red\b",
         "clipping somewhere in the gain structure",
         "clipping peak gainstaging",
@@ -84,7 +95,8 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     ),
     (r"\bhum\b|\bhumm\w*|\bbuzz\w*|\bmains\b|\bground loop\b", "mains hum", "hum"),
     (
-        r"\b(?:sounds?|is|feels?) (?:too |so |very )?(?:small|narrow|mono)\b|\bnot wide\b",
+        r"\b(?:sounds?|is|are|feels?) (?:too |so |very )?(?:small|narrow|mono)"
+        r"(?: and (?:small|narrow|mono|thin))?\b|\bnot wide\b",
         "stereo width",
         "stereo width",
     ),
@@ -96,22 +108,42 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     ),
     (
         rf"\bdifferent (?:in|on) (?:the |my )?(?:car|{_SMALL_SPEAKERS}|headphones|other)\b"
-        r"|\b(?:doesn'?t|won'?t|does not) translate\b|\bon other (?:speakers|systems)\b",
+        r"|\b(?:doesn'?t|won'?t|does not) translate\b|\bon other (?:speakers|systems)\b"
+        rf"|\bfalls? apart (?:on|in)\b|\bsounds? (?:bad|terrible|awful|worse) (?:on|in)\b",
         "mix translation",
         "translation monitors",
     ),
     (
-        r"\bwash\w*|\btoo much reverb\b|\bsmear\w*|\bcluttered\b|\bswimming in reverb\b",
+        r"\btoo many (?:instruments|parts|tracks|layers|things|sounds)\b|\btoo busy\b|\bcrowded\b"
+        r"|\bovercrowded\b",
+        "a crowded arrangement",
+        "arrangement clutter busy",
+    ),
+    (
+        # Washy cymbals are cymbal wash, not reverb build-up.
+        r"(?<!cymbals sound )(?<!cymbals are )(?<!hats sound )\bwash\w*|\btoo much reverb\b"
+        r"|\bsmear\w*|\bcluttered\b|\bswimming in reverb\b",
         "reverb build-up",
         "reverb decay return highpass",
     ),
     (r"\bboom\w*", "low-end boom", "boomy"),
     (
+        r"\b(?:low[- ])?rumbl\w*|\blow[- ](?:frequency )?(?:noise|thump\w*|hum)\b|\bfootsteps?\b"
+        r"|\bstand (?:noise|thumps?)\b|\btraffic noise\b",
+        "low-frequency rumble",
+        "highpass rumble",
+    ),
+    (
         r"\bdull\b|\bmuffled\b|\blifeless\b|\bdark\b|\black\w* (?:air|sparkle|top)\b",
         "a lack of top end",
         "air bright",
     ),
-    (r"\bplosives?\b|\bp[- ]pops?\b|\bpopping\b", "plosives", "plosive"),
+    (
+        r"\bplosives?\b|\bp[- ]pops?\b|\bpopping\b"
+        r"|\bpops?\b[^.?!]{0,20}\b(?:p|b|p's|b's|ps|bs|every p)\b",
+        "plosives",
+        "plosive",
+    ),
     (r"\bclicks?\b|\bclicking\b", "clicks at edits", "click crossfade"),
     (
         r"\bno punch\b|\bnot punchy\b|\black\w* punch\b|\bflat\b|\bweak kick\b|\bsoft kick\b",
@@ -169,7 +201,16 @@ _COMPILED_PHRASES = tuple(
 
 def find_symptoms(text: str) -> tuple[Symptom, ...]:
     """Every symptom described in ``text`` (an English or glossed question), in rule order."""
-    return tuple(symptom for pattern, symptom in _COMPILED if pattern.search(text))
+    found = []
+    for pattern, symptom in _COMPILED:
+        match = pattern.search(text)
+        # "Louder without it distorting", "avoid clipping": a thing to prevent, not a symptom.
+        if match is not None and not _PREVENTED.search(text[: match.start()]):
+            found.append(replace(symptom, described=tuple(tokenize(match.group(0)))))
+    return tuple(found)
+
+
+_PREVENTED = re.compile(r"\b(?:without|avoid|avoiding)\s+(?:\w+\s+){0,2}$", re.IGNORECASE)
 
 
 def phrase_terms(text: str) -> tuple[str, ...]:

@@ -26,7 +26,10 @@ _OTHER_SENSES = re.compile(
     r"|jet|engines?|airplanes?|aircraft|lawn ?mowers?|neighbou?rs?|dogs?|cats?|babies|baby"
     r"|fish(?:ing)?|lakes?|lures?|bait|hedges?|gardens?|moon|frying|python|javascript"
     r"|spreadsheets?|weather|football|soccer|world cup|election|bicycle|tyres?|tires?"
-    r"|languages?|fridge|refrigerator|freezer|dishwasher|washing machine|vacuum)\b",
+    r"|languages?|fridge|refrigerator|freezer|dishwasher|washing machine|vacuum"
+    r"|dinner|lunch|breakfast|meals?|restaurants?|kitchen|party|parties|gym|workouts?|diet"
+    r"|stains?|shirts?|clothes|laundry|carpets?|kettle|tyres?|tires?|movies?|cinema"
+    r"|box office|release date)\b",
     re.IGNORECASE,
 )
 # Words that put a question back in the studio whatever else it mentions.

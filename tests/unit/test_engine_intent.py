@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from codette_desktop.engine.grounding import INTENTS
-from codette_desktop.engine.intent import content_text, detect_intent, intent_values
+from codette_desktop.engine.intent import content_text, detect_intent, intent_values, plain_amounts
 from codette_desktop.engine.retrieval import canonical
 
 
@@ -34,6 +34,12 @@ from codette_desktop.engine.retrieval import canonical
         ("why does my mix sound harsh on the loud parts", "diagnosis"),
         ("there's a humming noise in my guitar track", "diagnosis"),
         ("tell me something about plates", "general"),
+        ("how far should I be from the microphone when I sing", "distance"),
+        ("NY comp on drums: how far below the dry should the blend sit", "level"),
+        ("my mix sounds dull compared to commercial songs", "diagnosis"),  # measured, not compared
+        ("and how loud compared to the lead?", "level"),
+        ("what does K-weighting do to a LUFS reading", "general"),  # what it is, not a value
+        ("how much time for the delay of voice", "time"),
     ],
 )
 def test_intent_kind(question: str, kind: str) -> None:
@@ -89,10 +95,25 @@ def test_placement_and_explain_flags() -> None:
         ("Keep true peak at or below -1 dBTP.", "level", 1),
         ("Feedback of 10-30% gives 2-4 audible repeats.", "level", 0),
         ("Slopes of 12-18 dB/oct sound natural.", "level", 0),  # a slope, not a level
+        ("Take a 10-15 minute break every hour or so.", "time", 1),
+        ("decay ≈ a half note to a whole note", "time", 2),
+        ("Distance: 15-30 cm for most singing.", "distance", 1),
     ],
 )
 def test_intent_values_count_the_asked_kind(line: str, kind: str, count: int) -> None:
     assert intent_values(line, kind) == count
+
+
+def test_relative_and_absolute_levels() -> None:
+    relative = detect_intent("and how loud compared to the lead?")
+    assert relative.relative and not relative.absolute
+    absolute = detect_intent("US TV broadcast loudness spec")
+    assert absolute.absolute and not absolute.relative
+
+
+def test_how_hard_reads_as_how_much() -> None:
+    assert plain_amounts("how hard should I compress this?") == "how much should I compress this?"
+    assert detect_intent(plain_amounts("how hard should I compress this?")).kind == "level"
 
 
 def test_percent_counts_as_a_level_only_for_percent_settings() -> None:

@@ -29,6 +29,7 @@ FIXTURE_KB = Path(__file__).parent / "fixtures_engine" / "knowledge"
         ("what's the difference between a compressor and a limiter", "en"),
         ("Is my master too loud for Spotify?", "en"),
         ("come on, what about the attack?", "en"),  # "come" is Italian too
+        ("ping-pong delay: which note values per side", "en"),  # "per" is English too
     ],
 )
 def test_detect_language(question: str, language: str) -> None:
@@ -45,6 +46,21 @@ def test_gloss_keeps_numbers_loanwords_and_units() -> None:
     english = gloss("How do I compress vocals?")
     assert english.is_english and english.text == "How do I compress vocals?"
     assert english.notice is None
+
+
+def test_german_compounds_and_hyphenated_words_are_glossed_by_their_parts() -> None:
+    assert "acoustic guitar boomy" in gloss("Die Akustikgitarre dröhnt, was tun?").text
+    assert "Attack time" in gloss("Welche Attack-Zeit für die Bassdrum?").text
+    assert "guitar track" in gloss("Wie laut soll die Gitarrenspur sein?").text
+    assert "compression setting" in gloss("Welche Kompressoreinstellungen?").text
+
+
+def test_the_lows_are_not_the_bass_guitar() -> None:
+    assert "low end kick" in gloss("Qual a frequência do grave do bumbo?").text
+    assert (
+        "not lost behind guitar"
+        in gloss("¿Cómo hago que la voz no se pierda detrás de las guitarras?").text
+    )
 
 
 def test_fold_drops_accents() -> None:

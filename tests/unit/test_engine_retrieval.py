@@ -57,6 +57,17 @@ def test_stem_meets_inflections() -> None:
         ("pre-delay", ["predelay"]),
         ("low end", ["lowend"]),
         ("EQing", ["eq"]),
+        # Phrases whose words alone mean something else in the studio.
+        ("too much bass", ["lowend"]),
+        ("the click track", ["clicktrack"]),
+        ("lo-fi hip hop", ["lofi", "hiphop"]),
+        ("drum and bass", ["dnb"]),
+        ("room echo", ["roomy"]),
+        ("make room for the vocal", ["spac", "vocal"]),
+        ("quieter compared to Spotify", ["quiet", "spotify"]),
+        ("leaking into the mic", ["bleed", "mic"]),
+        ("pumping", ["pump"]),
+        ("while recording", ["tracking"]),
     ],
 )
 def test_synonyms_and_phrases(text: str, expected: list[str]) -> None:
