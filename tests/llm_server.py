@@ -149,6 +149,7 @@ class ProxiedConnection:
 
     sent: bytearray = field(default_factory=bytearray)
     answered: list[tuple[float, bytes]] = field(default_factory=list)
+    closed_at: float | None = None  # time.monotonic() when the client closed its side
 
     def requests(self) -> list[tuple[str, Any]]:
         """(request line, JSON body or None) of every request on this connection."""
@@ -190,11 +191,14 @@ def recording_proxy(upstream_port: int) -> Iterator[RecordingProxy]:
     proxy.port = listener.getsockname()[1]
     sockets: list[socket.socket] = [listener]
 
-    def pipe(src: socket.socket, dst: socket.socket, record: Any) -> None:
+    def pipe(src: socket.socket, dst: socket.socket, record: Any,
+             ended: Any = None) -> None:
         with suppress(OSError):
             while data := src.recv(65536):
                 record(data)
                 dst.sendall(data)
+        if ended is not None:
+            ended()
         with suppress(OSError):
             dst.shutdown(socket.SHUT_WR)
 
@@ -208,8 +212,9 @@ def recording_proxy(upstream_port: int) -> Iterator[RecordingProxy]:
             sockets.extend((client, upstream))
             conn = ProxiedConnection()
             proxy.connections.append(conn)
-            threading.Thread(target=pipe, args=(client, upstream, conn.sent.extend),
-                             daemon=True).start()
+            threading.Thread(target=pipe, daemon=True, args=(
+                client, upstream, conn.sent.extend,
+                lambda c=conn: setattr(c, "closed_at", time.monotonic()))).start()
             threading.Thread(target=pipe, daemon=True, args=(
                 upstream, client, lambda data, c=conn: c.answered.append(
                     (time.monotonic(), data)))).start()

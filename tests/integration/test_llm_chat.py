@@ -262,6 +262,40 @@ def test_a_client_that_disconnects_stops_the_generation(
                what="the model request's connection to close")
 
 
+def test_an_http_client_that_disconnects_before_the_first_token_stops_the_generation(
+        proxied_app: AppProcess, proxy: RecordingProxy) -> None:
+    """A REST caller of the streamed chat hangs up while the model still reads the prompt:
+    the app notices at once (not at its next write) and closes the model request."""
+    def asked_on() -> list[int]:
+        return [sum(1 for line, _ in c.requests() if "/chat/completions" in line)
+                for c in list(proxy.connections)]
+
+    before = asked_on()
+    body = json.dumps({"message": QUESTION, "stream": True, "session_id": session()})
+    with socket.create_connection((proxied_app.host, proxied_app.port)) as caller:
+        caller.sendall(f"POST /codette/chat HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                       f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                       f"\r\n{body}".encode())
+        wait_until(lambda: sum(asked_on()) > sum(before), timeout=30,
+                   what="the app to ask the model")
+        asked_at = time.monotonic()
+        now = asked_on()
+        before += [0] * (len(now) - len(before))
+        (index,) = [i for i, (was, is_) in enumerate(zip(before, now, strict=True))
+                    if is_ > was]
+        caller.settimeout(0)
+        with pytest.raises(BlockingIOError):
+            caller.recv(1)  # nothing sent yet: the first token has not come
+        hung_up = time.monotonic()
+    conn = proxy.connections[index]
+    wait_until(lambda: conn.closed_at is not None, timeout=10,
+               what="the app to close the model request")
+    assert conn.closed_at is not None and conn.closed_at - hung_up < 1.0
+    # Closed before any token of it came back (earlier answers on this pooled connection
+    # had all come back before the request was sent).
+    assert b'"delta"' not in b"".join(data for at, data in conn.answered if at >= asked_at)
+
+
 # -- what the model is sent -----------------------------------------------------------------
 
 
