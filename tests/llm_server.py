@@ -148,8 +148,13 @@ class ProxiedConnection:
     what the server answered with the ``time.monotonic()`` at which it was passed on."""
 
     sent: bytearray = field(default_factory=bytearray)
+    sent_at: list[float] = field(default_factory=list)  # time.monotonic() of each read
     answered: list[tuple[float, bytes]] = field(default_factory=list)
     closed_at: float | None = None  # time.monotonic() when the client closed its side
+
+    def client_sent(self, data: bytes) -> None:
+        self.sent_at.append(time.monotonic())
+        self.sent.extend(data)
 
     def requests(self) -> list[tuple[str, Any]]:
         """(request line, JSON body or None) of every request on this connection."""
@@ -213,7 +218,7 @@ def recording_proxy(upstream_port: int) -> Iterator[RecordingProxy]:
             conn = ProxiedConnection()
             proxy.connections.append(conn)
             threading.Thread(target=pipe, daemon=True, args=(
-                client, upstream, conn.sent.extend,
+                client, upstream, conn.client_sent,
                 lambda c=conn: setattr(c, "closed_at", time.monotonic()))).start()
             threading.Thread(target=pipe, daemon=True, args=(
                 upstream, client, lambda data, c=conn: c.answered.append(
