@@ -4,8 +4,10 @@ Every request is screened by :class:`~.access.AccessControl` before anything els
 refused one costs a header check and a short reply. HTTP requests are routed by Starlette
 to thin endpoints that turn the body or query into a protocol request
 (:mod:`codette_desktop.protocol.rest`), ask the same handler the WebSocket uses, and give
-the reply the frontend's field names. Every HTTP reply carries CORS headers for an
-allowed ``Origin`` and is reported to the dashboard (method, route, status, size, time).
+the reply the frontend's field names; a chat with ``"stream": true`` is answered as
+server-sent events instead (:class:`EventStream`). Every HTTP reply carries CORS headers
+for an allowed ``Origin`` and is reported to the dashboard (method, route, status, size,
+time).
 """
 
 from __future__ import annotations
