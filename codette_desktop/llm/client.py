@@ -26,7 +26,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Se
 from contextlib import aclosing
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, cast
+from typing import Any, Self, cast
 
 import httpx
 
@@ -176,8 +176,34 @@ class LLMClient:
         return f"cannot connect to {self.base_url}: {exc or type(exc).__name__}"
 
 
-class ChatStream:
-    """The text deltas of one streamed answer, as an async iterator and context manager.
+class TextStream:
+    """Text from an async generator, as an async iterator and an async context manager:
+    leaving the ``async with`` (or :meth:`aclose`) ends the generator at once, so what it
+    holds (an HTTP request, a reading task) is released, not left to the garbage collector."""
+
+    def __init__(self, texts: AsyncGenerator[str, None]) -> None:
+        self._texts = texts
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> str:
+        return await self._texts.__anext__()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._texts.aclose()
+
+
+class ChatStream(TextStream):
+    """The text deltas of one streamed answer; closing it closes the HTTP request (the
+    server sees the disconnect).
 
     Connecting and the first token share one deadline (``timeout_s``): a server that
     accepts but is still reading a long prompt fails with "no first token within N s".
@@ -190,24 +216,7 @@ class ChatStream:
         self._body = body
         self._first_token_by = first_token_by
         self.stats = StreamStats()
-        self._deltas = self._run()
-
-    def __aiter__(self) -> ChatStream:
-        return self
-
-    async def __anext__(self) -> str:
-        return await self._deltas.__anext__()
-
-    async def __aenter__(self) -> ChatStream:
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Stop reading and close the HTTP request (the server sees the disconnect)."""
-        await self._deltas.aclose()
+        super().__init__(self._run())
 
     async def _run(self) -> AsyncGenerator[str, None]:
         client = self._client

@@ -20,12 +20,11 @@ import asyncio
 import logging
 import math
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
-from types import TracebackType
 from typing import Protocol
 
 from codette_desktop.config import Settings
 from codette_desktop.errors import LLMError
-from codette_desktop.llm import LLMClient, LLMGate, LLMStatus
+from codette_desktop.llm import LLMClient, LLMGate, LLMStatus, TextStream
 from codette_desktop.protocol import events
 
 log = logging.getLogger("codette.llm")
@@ -177,9 +176,10 @@ class LocalModel:
 _END = object()  # the stream ended normally
 
 
-class Generation:
+class Generation(TextStream):
     """One streamed answer: ``async with model.generate(messages) as g: async for text in
-    g``. ``model`` names the model once the first batch came.
+    g``. ``model`` names the model once the first batch came. Closing it cancels the
+    reading task, which closes the request to the model.
 
     A task of its own waits for a slot in the model's queue (``rate_limited`` past the
     bound), finds the model and reads the stream; connecting, finding the model and the
@@ -194,24 +194,7 @@ class Generation:
         self._client = client
         self._messages = messages
         self._lane = lane
-        self._batches = self._run()
-
-    def __aiter__(self) -> Generation:
-        return self
-
-    async def __anext__(self) -> str:
-        return await self._batches.__anext__()
-
-    async def __aenter__(self) -> Generation:
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Stop: the reading task is cancelled, which closes the request to the model."""
-        await self._batches.aclose()
+        super().__init__(self._run())
 
     async def _run(self) -> AsyncGenerator[str, None]:
         loop = asyncio.get_running_loop()
