@@ -42,6 +42,18 @@ def qasync_loop(qapp: Any) -> Iterator[asyncio.AbstractEventLoop]:
         asyncio.set_event_loop(None)
 
 
+@pytest.fixture
+def ui(qtbot: Any, codette_app: Any) -> Iterator[Any]:
+    """The desktop UI on ``codette_app``, as if a tray host were there (offscreen)."""
+    from codette_desktop.ui.desktop import DesktopUI
+
+    desktop = DesktopUI(service=codette_app.service, hub=codette_app.hub,
+                        request_stop=lambda: None, tray_available=True)
+    qtbot.addWidget(desktop.dashboard)
+    yield desktop
+    desktop.shutdown()
+
+
 @pytest.fixture(scope="session")
 def x_display() -> Iterator[str]:
     """CODETTE_TEST_DISPLAY (scripts/with-test-env.sh), else an Xvfb of our own."""

@@ -27,7 +27,7 @@ from codette_desktop.ui.desktop import DesktopUI
 
 from llm_server import APP_TEST_THREADS, MODEL_ALIAS, LLMServer, free_port, running_llm_server
 
-pytest_plugins = ["gui_fixtures"]  # qasync_loop, codette_app
+pytest_plugins = ["gui_fixtures"]  # qasync_loop, codette_app, ui
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow]
 
@@ -42,15 +42,6 @@ def model(llm_server_paths: tuple[Path, Path]) -> Iterator[LLMServer]:
 def app_settings(tmp_path: Path, model: LLMServer) -> Settings:
     """codette_app (gui_fixtures) with the model configured."""
     return settings_for(tmp_path, llm_url=model.base_url, llm_timeout_s=120)
-
-
-@pytest.fixture
-def ui(qtbot: QtBot, codette_app: Any) -> Iterator[DesktopUI]:
-    desktop = DesktopUI(service=codette_app.service, hub=codette_app.hub,
-                        request_stop=lambda: None, tray_available=True)
-    qtbot.addWidget(desktop.dashboard)
-    yield desktop
-    desktop.shutdown()
 
 
 @pytest.mark.parametrize(("status", "text"), [
