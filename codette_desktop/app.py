@@ -120,6 +120,9 @@ def setup_logging(settings: Settings) -> Path:
     # uvicorn logs every handshake and connection at INFO; the server logs what matters.
     logging.getLogger("uvicorn").setLevel(
         logging.DEBUG if settings.log_level == "DEBUG" else logging.WARNING)
+    # httpx logs every request to the local model at INFO; failures are logged by us.
+    logging.getLogger("httpx").setLevel(
+        logging.DEBUG if settings.log_level == "DEBUG" else logging.WARNING)
     return log_file
 
 
@@ -212,9 +215,11 @@ class Application:
     def __init__(self, settings: Settings, *, headless: bool) -> None:
         from codette_desktop.capture import CaptureService
         from codette_desktop.engine import CodetteEngine, KnowledgeBase, MemoryStore
+        from codette_desktop.llm import LLMClient, LLMGate
         from codette_desktop.server.server import CodetteServer
         from codette_desktop.services.analysis_pool import AnalysisPool
         from codette_desktop.services.codette_service import CodetteService
+        from codette_desktop.services.local_model import LocalModel
         from codette_desktop.services.observers import ObserverHub
 
         self.settings = settings
@@ -231,13 +236,17 @@ class Application:
         server = CodetteServer(settings, observer=self.hub, resources=resources)
         analysis = AnalysisPool(cache_dir=settings.cache_dir, observer=self.hub,
                                 fast_workers=settings.max_concurrent_analyses)
+        # A client of the local model when llm_url is set (a new one when the llm_*
+        # settings change), queued per model: one answer at a time, four waiting.
+        model = LocalModel(settings, gate=LLMGate(max_concurrent=1, max_waiting=4),
+                           observer=self.hub, connect=LLMClient.from_settings)
         self.service: CodetteService
         capture = CaptureService(observer=lambda event: self.service.on_capture_event(event))
         self.service = CodetteService(
             settings, server=server, engine=engine, knowledge=knowledge, memory=self.memory,
             analysis=analysis,
             capture=capture, observer=self.hub,
-            capture_token=private_secret(settings.capture_token_path),
+            capture_token=private_secret(settings.capture_token_path), model=model,
         )
         self.ui: Any = None
 

@@ -50,6 +50,12 @@ class Client:
     def close(self) -> None:
         self.ws.close()
 
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
 
 @pytest.fixture
 def client(app_server: AppProcess) -> Iterator[Client]:

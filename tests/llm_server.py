@@ -5,6 +5,7 @@ where the python and the model are; ``LLM_SERVER_PYTHON``/``LLM_SERVER_MODEL`` o
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -25,6 +27,10 @@ MODEL_ALIAS = "smollm2-135m-instruct"
 # Sized for the tests: the grounded prompt is ~450 tokens, answers are capped well below.
 N_CTX = 2048
 NOT_BUILT = "llama.cpp's model server is not built: run scripts/setup-llm-server.sh"
+# On a machine shared with other work llama.cpp's second thread mostly waits for the first
+# (measured here under load: 3.5 tokens/s with 2 threads, 35-50 with 1); the tests that
+# chat through the app run one thread so that a full answer takes seconds, not minutes.
+APP_TEST_THREADS = 1
 
 
 def server_paths() -> tuple[Path, Path] | None:
@@ -134,3 +140,97 @@ def _wait_until_serving(server: LLMServer, api_key: str | None, deadline: float)
     server.stop()
     raise RuntimeError("llama.cpp's server did not serve its model list:\n"
                        + "\n".join(list(server.lines)[-30:]))
+
+
+@dataclass
+class ProxiedConnection:
+    """One client connection through a :class:`RecordingProxy`: what the client sent, and
+    what the server answered with the ``time.monotonic()`` at which it was passed on."""
+
+    sent: bytearray = field(default_factory=bytearray)
+    sent_at: list[float] = field(default_factory=list)  # time.monotonic() of each read
+    answered: list[tuple[float, bytes]] = field(default_factory=list)
+    closed_at: float | None = None  # time.monotonic() when the client closed its side
+
+    def client_sent(self, data: bytes) -> None:
+        self.sent_at.append(time.monotonic())
+        self.sent.extend(data)
+
+    def requests(self) -> list[tuple[str, Any]]:
+        """(request line, JSON body or None) of every request on this connection."""
+        out: list[tuple[str, Any]] = []
+        data = bytes(self.sent)
+        while data:
+            head, sep, rest = data.partition(b"\r\n\r\n")
+            if not sep:
+                break
+            lines = head.decode("latin-1").split("\r\n")
+            length = next((int(line.split(":", 1)[1]) for line in lines[1:]
+                           if line.lower().startswith("content-length:")), 0)
+            body, data = rest[:length], rest[length:]
+            out.append((lines[0], json.loads(body) if body else None))
+        return out
+
+
+@dataclass
+class RecordingProxy:
+    port: int = 0
+    connections: list[ProxiedConnection] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def chat_requests(self) -> list[Any]:
+        """The JSON bodies of every chat completion requested through the proxy."""
+        return [body for conn in list(self.connections) for line, body in conn.requests()
+                if line.startswith("POST ") and "/chat/completions" in line]
+
+
+@contextmanager
+def recording_proxy(upstream_port: int) -> Iterator[RecordingProxy]:
+    """A loopback TCP proxy to the model server that records what passes, in threads of
+    its own (usable from asyncio code and from tests driving the app in a subprocess)."""
+    proxy = RecordingProxy()
+    listener = socket.create_server(("127.0.0.1", 0))
+    proxy.port = listener.getsockname()[1]
+    sockets: list[socket.socket] = [listener]
+
+    def pipe(src: socket.socket, dst: socket.socket, record: Any,
+             ended: Any = None) -> None:
+        with suppress(OSError):
+            while data := src.recv(65536):
+                record(data)
+                dst.sendall(data)
+        if ended is not None:
+            ended()
+        with suppress(OSError):
+            dst.shutdown(socket.SHUT_WR)
+
+    def serve() -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", upstream_port))
+            sockets.extend((client, upstream))
+            conn = ProxiedConnection()
+            proxy.connections.append(conn)
+            threading.Thread(target=pipe, daemon=True, args=(
+                client, upstream, conn.client_sent,
+                lambda c=conn: setattr(c, "closed_at", time.monotonic()))).start()
+            threading.Thread(target=pipe, daemon=True, args=(
+                upstream, client, lambda data, c=conn: c.answered.append(
+                    (time.monotonic(), data)))).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield proxy
+    finally:
+        for sock in sockets:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        thread.join(timeout=5)

@@ -26,7 +26,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Se
 from contextlib import aclosing
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, cast
+from typing import Any, Self, cast
 
 import httpx
 
@@ -131,9 +131,13 @@ class LLMClient:
 
     def stream_chat(self, messages: Sequence[Mapping[str, str]], *, model: str,
                     max_tokens: int = DEFAULT_MAX_TOKENS,
-                    temperature: float = DEFAULT_TEMPERATURE) -> ChatStream:
+                    temperature: float = DEFAULT_TEMPERATURE,
+                    first_token_by: float | None = None) -> ChatStream:
         """A streamed completion: the request goes out when the result is first iterated;
-        close it (``async with``) to end it early."""
+        close it (``async with``) to end it early. ``first_token_by`` (``loop.time()``)
+        moves the first-token deadline earlier, for a caller that already spent part of
+        ``timeout_s`` (on finding the model); by default it is ``timeout_s`` from the
+        first iteration."""
         body = {
             "model": model,
             "messages": [dict(m) for m in messages],
@@ -142,7 +146,7 @@ class LLMClient:
             "stream": True,
             "stream_options": {"include_usage": True},
         }
-        return ChatStream(self, body)
+        return ChatStream(self, body, first_token_by)
 
     # -- internals shared with ChatStream ---------------------------------------------
 
@@ -172,27 +176,21 @@ class LLMClient:
         return f"cannot connect to {self.base_url}: {exc or type(exc).__name__}"
 
 
-class ChatStream:
-    """The text deltas of one streamed answer, as an async iterator and context manager.
+class TextStream:
+    """Text from an async generator, as an async iterator and an async context manager:
+    leaving the ``async with`` (or :meth:`aclose`) ends the generator at once, so what it
+    holds (an HTTP request, a reading task) is released, not left to the garbage collector."""
 
-    Connecting and the first token share one deadline (``timeout_s``): a server that
-    accepts but is still reading a long prompt fails with "no first token within N s".
-    After the first token, a gap longer than ``timeout_s`` fails too.
-    """
+    def __init__(self, texts: AsyncGenerator[str, None]) -> None:
+        self._texts = texts
 
-    def __init__(self, client: LLMClient, body: dict[str, Any]) -> None:
-        self._client = client
-        self._body = body
-        self.stats = StreamStats()
-        self._deltas = self._run()
-
-    def __aiter__(self) -> ChatStream:
+    def __aiter__(self) -> Self:
         return self
 
     async def __anext__(self) -> str:
-        return await self._deltas.__anext__()
+        return await self._texts.__anext__()
 
-    async def __aenter__(self) -> ChatStream:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
@@ -200,8 +198,25 @@ class ChatStream:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Stop reading and close the HTTP request (the server sees the disconnect)."""
-        await self._deltas.aclose()
+        await self._texts.aclose()
+
+
+class ChatStream(TextStream):
+    """The text deltas of one streamed answer; closing it closes the HTTP request (the
+    server sees the disconnect).
+
+    Connecting and the first token share one deadline (``timeout_s``): a server that
+    accepts but is still reading a long prompt fails with "no first token within N s".
+    After the first token, a gap longer than ``timeout_s`` fails too.
+    """
+
+    def __init__(self, client: LLMClient, body: dict[str, Any],
+                 first_token_by: float | None = None) -> None:
+        self._client = client
+        self._body = body
+        self._first_token_by = first_token_by
+        self.stats = StreamStats()
+        super().__init__(self._run())
 
     async def _run(self) -> AsyncGenerator[str, None]:
         client = self._client
@@ -209,6 +224,8 @@ class ChatStream:
         loop = asyncio.get_running_loop()
         started = loop.time()
         deadline = started + timeout_s
+        if self._first_token_by is not None:
+            deadline = min(deadline, self._first_token_by)
         request = client._http.build_request(
             "POST", f"{client.base_url}/chat/completions", json=self._body,
             headers={"Accept": "text/event-stream"})
@@ -229,7 +246,7 @@ class ChatStream:
             # (httpx types aiter_lines as an iterator; it is an async generator.)
             line_gen = cast(AsyncGenerator[str, None], response.aiter_lines())
             async with (aclosing(line_gen) as lines,
-                        aclosing(self._parse(lines, started)) as deltas):
+                        aclosing(self._parse(lines, started, deadline)) as deltas):
                 async for delta in deltas:
                     yield delta
         finally:
@@ -257,8 +274,8 @@ class ChatStream:
             # A killed or crashed server: the connection drops mid-body.
             raise client._failed("stream ended early") from exc
 
-    async def _parse(self, lines: AsyncIterator[str],
-                     started: float) -> AsyncGenerator[str, None]:
+    async def _parse(self, lines: AsyncIterator[str], started: float,
+                     deadline: float) -> AsyncGenerator[str, None]:
         """Text deltas from the event-stream lines. Never ``yield`` inside a timeout block:
         the deadline must cancel only this stream's read, not what the consumer does
         between deltas."""
@@ -270,7 +287,7 @@ class ChatStream:
         decoder = SseDecoder()
         done = False
         while not done:
-            first_deadline = started + client.timeout_s if stats.first_token_s is None else None
+            first_deadline = deadline if stats.first_token_s is None else None
             line = await self._next_line(lines, first_deadline)
             data = decoder.flush() if line is None else decoder.feed(line)
             if data is not None:

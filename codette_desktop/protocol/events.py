@@ -94,6 +94,26 @@ class ChatExchanged:
     question: str
     answer: str
     confidence: float
+    engine: str = "builtin"  # or "llm:<model>", as stored in the chat memory
+
+
+@dataclass(frozen=True, slots=True)
+class LLMStatusChanged:
+    """Which engine answers chat, and the configured local model's state.
+
+    ``engine`` is "builtin" when no model is configured (the other fields are then
+    empty), else "llm"; the built-in engine still answers whenever the model fails, and
+    ``last_error`` says why. ``model`` is "" until the server's first model is known.
+    Never carries the API key.
+    """
+
+    engine: str
+    url: str = ""
+    model: str = ""
+    reachable: bool | None = None  # None: not contacted yet
+    last_error: str | None = None
+    tokens_per_s: float | None = None  # of the last answer
+    first_token_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +183,7 @@ Event = (
     | OriginRefused
     | CapturePermissionRequested
     | ChatExchanged
+    | LLMStatusChanged
     | AnalysisCompleted
     | AnalysisProgress
     | AnalysisWarmedUp

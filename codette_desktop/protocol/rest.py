@@ -51,6 +51,14 @@ def error_body(code: str, message: str, field: str | None = None) -> dict[str, A
     return body
 
 
+def event_frame(data: str) -> bytes:
+    """One server-sent event carrying ``data``, a JSON text (its line breaks are escaped,
+    so it is a single ``data:`` line; WHATWG HTML §9.2.6 ends an event at a blank line)."""
+    if "\n" in data or "\r" in data:
+        raise ValueError("an event's data must be one line")
+    return f"data: {data}\n\n".encode()
+
+
 def request_from_body(route: Route, body: Any) -> messages.Request:
     if body is None:
         body = {}

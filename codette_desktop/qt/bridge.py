@@ -25,7 +25,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from codette_desktop.capture import CaptureState, portaudio_status
 from codette_desktop.config import Settings
-from codette_desktop.errors import AddressInUseError, AudioDeviceError, CodetteError
+from codette_desktop.errors import AddressInUseError, AudioDeviceError, CodetteError, LLMError
 from codette_desktop.protocol import events
 from codette_desktop.services.codette_service import CodetteService
 from codette_desktop.services.observers import ObserverHub
@@ -82,6 +82,9 @@ class ServiceBridge(QObject):
             connect (once per origin until the UI asks again).
         capture_permission_requested(CapturePermissionRequested): a page asked for the
             microphone and the user has not answered for its origin.
+        llm_status_changed(LLMStatusChanged): which engine answers chat, the model's state.
+        llm_models_listed(list[str]): answer to :meth:`test_llm_connection`.
+        llm_connection_failed(str reason): :meth:`test_llm_connection` failed, and why.
     """
 
     server_started = Signal(str, int)
@@ -104,6 +107,9 @@ class ServiceBridge(QObject):
     action_failed = Signal(str)
     origin_refused = Signal(str)
     capture_permission_requested = Signal(object)
+    llm_status_changed = Signal(object)
+    llm_models_listed = Signal(list)
+    llm_connection_failed = Signal(str)
 
     # Carries events reported from another thread to the GUI thread.
     _foreign_event = Signal(object)
@@ -160,6 +166,11 @@ class ServiceBridge(QObject):
 
     def snapshot(self) -> dict[str, Any]:
         return self._service.snapshot()
+
+    @property
+    def llm_status(self) -> events.LLMStatusChanged:
+        """Which engine answers chat now (later changes come as ``llm_status_changed``)."""
+        return self._service.llm_status()
 
     def clients(self) -> list[dict[str, Any]]:
         return [client.snapshot() for client in self._service.server.clients()]
@@ -224,6 +235,8 @@ class ServiceBridge(QObject):
                 self.state_changed.emit()
             case events.ChatExchanged():
                 self.chat_exchanged.emit(event)
+            case events.LLMStatusChanged():
+                self.llm_status_changed.emit(event)
             case events.AnalysisCompleted():
                 self.analysis_completed.emit(event)
             case events.AnalysisProgress():
@@ -306,6 +319,19 @@ class ServiceBridge(QObject):
 
     def stop_capture(self) -> None:
         self._schedule(self._stop_capture(), "stop audio capture")
+
+    def test_llm_connection(self, settings: Settings) -> None:
+        """List the models at ``settings.llm_url`` (the settings may be unsaved); the
+        answer comes as ``llm_models_listed`` or ``llm_connection_failed``."""
+        self._schedule(self._test_llm_connection(settings), "test the model server")
+
+    async def _test_llm_connection(self, settings: Settings) -> None:
+        try:
+            models = await self._service.list_llm_models(settings)
+        except LLMError as exc:
+            self.llm_connection_failed.emit(exc.reason)
+            return
+        self.llm_models_listed.emit(models)
 
     async def _list_capture_devices(self) -> None:
         capture = self._service.capture

@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import math
+import sys
 from asyncio.log import logger as asyncio_logger
 from collections import deque
 from collections.abc import Callable
@@ -89,6 +90,7 @@ class FastQEventLoop(qasync.QEventLoop):
         self._in_batch = False
         self._thread_waker = _ThreadWaker()
         self._thread_waker.woke.connect(self._on_thread_waker_woke)
+        self._outer_asyncgen_hooks: Any = None  # sys.get_asyncgen_hooks() while running
 
     # Scheduling: asyncio's own methods (qasync's start a Qt timer per callback), plus a
     # wake-up of the tick.
@@ -233,7 +235,20 @@ class FastQEventLoop(qasync.QEventLoop):
 
     def _before_run_forever(self) -> None:
         super()._before_run_forever()
+        # As asyncio's run_forever does (qasync does not): an async generator dropped
+        # unfinished (httpx nests several in a streamed response) is closed by an aclose()
+        # task on this loop, not by the garbage collector, where its finally cannot await.
+        if self._outer_asyncgen_hooks is None:
+            self._outer_asyncgen_hooks = sys.get_asyncgen_hooks()
+            sys.set_asyncgen_hooks(firstiter=self._asyncgen_firstiter_hook,
+                                   finalizer=self._asyncgen_finalizer_hook)
         self._arm()  # pick up what was scheduled while the loop was not running
+
+    def _after_run_forever(self) -> None:
+        if self._outer_asyncgen_hooks is not None:
+            sys.set_asyncgen_hooks(*self._outer_asyncgen_hooks)
+            self._outer_asyncgen_hooks = None
+        super()._after_run_forever()
 
     def close(self) -> None:
         super().close()  # asyncio's close() empties the ready queue and the timer heap

@@ -4,8 +4,10 @@ Every request is screened by :class:`~.access.AccessControl` before anything els
 refused one costs a header check and a short reply. HTTP requests are routed by Starlette
 to thin endpoints that turn the body or query into a protocol request
 (:mod:`codette_desktop.protocol.rest`), ask the same handler the WebSocket uses, and give
-the reply the frontend's field names. Every HTTP reply carries CORS headers for an
-allowed ``Origin`` and is reported to the dashboard (method, route, status, size, time).
+the reply the frontend's field names; a chat with ``"stream": true`` is answered as
+server-sent events instead (:class:`EventStream`). Every HTTP reply carries CORS headers
+for an allowed ``Origin`` and is reported to the dashboard (method, route, status, size,
+time).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import email.utils
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -158,6 +160,7 @@ class CodetteApp:
     def _api(self, route: rest.Route) -> Callable[[HttpRequest], Awaitable[Response]]:
         async def endpoint(request: HttpRequest) -> Response:
             client = self.server.http_client(request.scope)
+            reply: dict[str, Any] | Response
             try:
                 if request.method in ("GET", "HEAD"):
                     query = dict(parse_qsl(request.url.query, keep_blank_values=True))
@@ -168,6 +171,8 @@ class CodetteApp:
             except Exception as exc:
                 error = replies.as_protocol_error(exc, None)
                 return _error_response(error.code, error.message, error.field)
+            if isinstance(reply, Response):
+                return reply
             shaped = route.shape(reply) if route.shape is not None else reply
             status = 200
             if reply.get("type") == "error":
@@ -177,7 +182,7 @@ class CodetteApp:
         return endpoint
 
     async def _answer_body(self, route: rest.Route, request: HttpRequest,
-                           client: ClientInfo) -> dict[str, Any]:
+                           client: ClientInfo) -> dict[str, Any] | Response:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if route is rest.ANALYZE and content_type in rest.UPLOAD_TYPES:
             return await self._answer_upload(request, content_type, client)
@@ -199,7 +204,10 @@ class CodetteApp:
         except ProtocolError:
             raise ProtocolError("invalid_json", "Invalid JSON format: the body must be a "
                                 "JSON object") from None
-        return await self.server.answer(rest.request_from_body(route, obj), client)
+        message = rest.request_from_body(route, obj)
+        if isinstance(message, messages.Chat) and message.stream:
+            return EventStream(self.server, message, client)
+        return await self.server.answer(message, client)
 
 
     async def _answer_upload(self, request: HttpRequest, content_type: str,
@@ -227,6 +235,72 @@ class CodetteApp:
             return await self.server.answer(analyze.with_uploaded_file(spool.path), client)
         finally:
             await asyncio.to_thread(spool.discard)  # freeing a big file's blocks takes ms
+
+
+class EventStream(Response):
+    """A chat with ``"stream": true`` over HTTP: every reply (``chat_chunk``s, then the
+    ``chat_response``) as one server-sent event, ``data: <the WebSocket message>``.
+
+    The first reply is awaited before the status line, so a request refused at once
+    (``rate_limited``) still gets its HTTP status and JSON error body; an error after
+    that is an ``error`` event. A client that disconnects, even while the model reads
+    the prompt, stops the answer: the replies are closed and the model request with them.
+    """
+
+    media_type = "text/event-stream"
+
+    def __init__(self, server: CodetteServer, request: messages.Chat,
+                 client: ClientInfo) -> None:
+        self._server = server
+        self._request = request
+        self._client = client
+        self.background = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        loop = asyncio.get_running_loop()
+        stream = self._server.replies(self._request, self._client)
+        pump = loop.create_task(self._pump(stream, scope, receive, send))
+        gone = loop.create_task(_disconnected(receive))
+        try:
+            await asyncio.wait((pump, gone), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (pump, gone):
+                task.cancel()
+            await asyncio.gather(pump, gone, return_exceptions=True)
+            await stream.aclose()
+        if not pump.cancelled() and (failure := pump.exception()) is not None:
+            raise failure
+
+    async def _pump(self, stream: AsyncGenerator[dict[str, Any], None], scope: Scope,
+                    receive: Receive, send: Send) -> None:
+        request_id = self._request.id
+        try:
+            first = await anext(stream)
+        except Exception as exc:
+            error = replies.as_protocol_error(exc, request_id)
+            await _error_response(error.code, error.message, error.field)(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            (b"content-type", b"text/event-stream; charset=utf-8")]})
+        reply: dict[str, Any] | None = first
+        while reply is not None:
+            await send({"type": "http.response.body", "more_body": True,
+                        "body": rest.event_frame(self._server.encode(reply))})
+            try:
+                reply = await anext(stream, None)
+            except Exception as exc:
+                error = replies.as_protocol_error(exc, request_id)
+                reply = replies.error(error.code, error.message, request_id, field=error.field)
+                await send({"type": "http.response.body", "more_body": True,
+                            "body": rest.event_frame(self._server.encode(reply))})
+                break
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _disconnected(receive: Receive) -> None:
+    """Returns when the HTTP client has gone (the body was read before)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 def _too_large(cap: int) -> str:

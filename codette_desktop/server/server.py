@@ -19,7 +19,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -73,15 +73,16 @@ class RequestHandler(Protocol):
         ...
 
     def handle(self, request: messages.Request,
-               client: ClientInfo) -> AsyncIterator[dict[str, Any]]:
+               client: ClientInfo) -> AsyncGenerator[dict[str, Any], None]:
         """Yield the replies to ``request`` (e.g. chat chunks, then the response).
 
-        Raise ProtocolError or another CodetteError for an ``error`` reply.
+        Raise ProtocolError or another CodetteError for an ``error`` reply. The server
+        closes the generator when the client goes, even mid-way.
         """
         ...
 
     def handle_large(self, frame: str, peek: messages.LargeFrame,
-                     client: ClientInfo) -> AsyncIterator[dict[str, Any]]:
+                     client: ClientInfo) -> AsyncGenerator[dict[str, Any], None]:
         """Like :meth:`handle` for a frame over the 1 MiB limit, still undecoded.
 
         Raise MessageTooLarge if it is not an analyze with audio.
@@ -325,15 +326,25 @@ class CodetteServer:
             connected_at=time.time(), session_id=sessions.new_secret(), kind="http",
         )
 
-    async def answer(self, request: messages.Request, client: ClientInfo) -> dict[str, Any]:
-        """The final reply to ``request`` (streamed chunks are skipped)."""
+    async def replies(self, request: messages.Request,
+                      client: ClientInfo) -> AsyncGenerator[dict[str, Any], None]:
+        """Every reply to ``request`` in order (chat chunks, then the response). Close it
+        (``aclosing``) to stop the handler's work, e.g. when an HTTP client goes."""
         quick = self.handler.answer_now(request, client)
         if quick is not None:
-            return quick
+            yield quick
+            return
+        async with contextlib.aclosing(self.handler.handle(request, client)) as handled:
+            async for reply in handled:
+                yield reply
+
+    async def answer(self, request: messages.Request, client: ClientInfo) -> dict[str, Any]:
+        """The final reply to ``request`` (streamed chunks are skipped)."""
         final: dict[str, Any] | None = None
-        async for reply in self.handler.handle(request, client):
-            if reply["type"] != "chat_chunk":
-                final = reply
+        async with contextlib.aclosing(self.replies(request, client)) as every:
+            async for reply in every:
+                if reply["type"] != "chat_chunk":
+                    final = reply
         if final is None:
             raise ServerError(f"no reply to {type(request).__name__}")
         return final

@@ -17,7 +17,8 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 from codette_desktop.errors import MessageTooLarge, ProtocolError
@@ -283,12 +284,17 @@ class WebSocketSession:
         task.add_done_callback(self.tasks.discard)
 
     async def _reply_all(
-        self, replies_: AsyncIterator[dict[str, Any]], request_id: messages.RequestId
+        self, replies_: AsyncGenerator[dict[str, Any], None], request_id: messages.RequestId
     ) -> None:
-        """Send every reply; turn any failure into an ``error`` reply for ``request_id``."""
+        """Send every reply; turn any failure into an ``error`` reply for ``request_id``.
+
+        The replies are closed however this ends (a cancel when the client goes), so the
+        handler's work stops with it: a local model's generation, for one.
+        """
         try:
-            async for message in replies_:
-                await self.send(message)
+            async with aclosing(replies_):
+                async for message in replies_:
+                    await self.send(message)
         except ClientGone:
             pass
         except (MessageTooLarge, asyncio.CancelledError):

@@ -12,18 +12,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncGenerator, Awaitable
+from contextlib import aclosing
 from typing import Any, TypeVar
 
 from codette_desktop import PROTOCOL_VERSION, __version__
 from codette_desktop.capture import CaptureService, list_input_devices, portaudio_status
 from codette_desktop.config import Settings
-from codette_desktop.engine import ChatQuery, CodetteEngine, KnowledgeBase, MemoryStore
+from codette_desktop.engine import ChatAnswer, ChatQuery, CodetteEngine, KnowledgeBase, MemoryStore
+from codette_desktop.engine.prompt import Message, build_messages
 from codette_desktop.engine.studio.quantum_state import quantum_state
-from codette_desktop.errors import AudioDeviceError, MessageTooLarge, ProtocolError
+from codette_desktop.errors import AudioDeviceError, LLMError, MessageTooLarge, ProtocolError
 from codette_desktop.protocol import consent, events, messages, replies, sessions
 from codette_desktop.server.server import ClientInfo, CodetteServer
 from codette_desktop.services.analysis_pool import AnalysisPool, audio_job
+from codette_desktop.services.local_model import LocalModel
 from codette_desktop.services.studio import TOOL_REQUESTS, ChatUsage, StudioTools
 
 log = logging.getLogger("codette.service")
@@ -48,6 +51,7 @@ class CodetteService:
         capture: CaptureService | None,
         observer: events.Observer,
         capture_token: str,
+        model: LocalModel | None = None,
     ) -> None:
         self.settings = settings
         self.server = server
@@ -58,6 +62,8 @@ class CodetteService:
         self.memory = memory
         self.analysis = analysis
         self.capture = capture
+        # The local model that writes chat answers when one is configured (llm_url).
+        self.model = model
         self._observer = observer
         self.consent = consent.CaptureConsent(capture_token)
         # Set by the desktop UI: someone is there to answer a page's microphone request.
@@ -75,6 +81,8 @@ class CodetteService:
             await self.capture.close()
         await self.server.stop()
         await self.analysis.close()
+        if self.model is not None:
+            await self.model.aclose()
 
     async def restart_server(self, settings: Settings) -> None:
         """Apply new server settings: close clients with 1001, listen again."""
@@ -139,14 +147,16 @@ class CodetteService:
 
     async def handle(
         self, request: messages.Request, client: ClientInfo
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         rid = request.id
         match request:
             case messages.Status():
                 yield replies.reply("status_response", rid, **await self._status(client))
             case messages.Chat():
-                async for message in self._chat(request, client):
-                    yield message
+                # Closed at once when the client goes: that ends the model's generation.
+                async with aclosing(self._chat(request, client)) as chat:
+                    async for message in chat:
+                        yield message
             case messages.Analyze():
                 if request.audio is not None and request.audio.path is not None:
                     yield self.server.progress(client, rid, "analysing", 0, 1)
@@ -195,7 +205,15 @@ class CodetteService:
 
     async def _chat(
         self, request: messages.Chat, client: ClientInfo
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        """The built-in answer, or the local model's written from the same grounding.
+
+        With a model configured, the engine prepares its answer without storing it; a
+        studio question (not off-topic) then goes to the model, and the built-in answer
+        stays ready: any LLMError (down, refused, no first token within llm_timeout_s,
+        broke off) sends it instead, with ``fallback_reason``. Chunks of the model's text
+        already sent are replaced by that final ``chat_response``.
+        """
         session = self.session_of(client, request.session_id)
         query = ChatQuery(
             message=request.message,
@@ -203,31 +221,66 @@ class CodetteService:
             perspective=request.perspective,
             daw_context=request.daw_context,
         )
-        answer = await asyncio.to_thread(self.engine.answer, query)
+        model = self.model if self.model is not None and self.model.configured else None
+        prompt: list[Message] | None = None
+        if model is None:
+            answer = await asyncio.to_thread(self.engine.answer, query)
+        else:
+            answer, prompt = await asyncio.to_thread(_prepare_for_model, self.engine, query)
         self.usage.record(
             confidence=answer.confidence,
             contextual=request.daw_context is not None and not request.daw_context.is_empty,
             sources=[str(s["id"]) for s in answer.sources if "id" in s])
-        if request.stream:
+        text, label, index = answer.response, "builtin", 0
+        engine: dict[str, Any] = {"engine": "builtin"}
+        if model is not None and prompt is not None:
+            try:
+                async with model.generate(prompt) as generation:
+                    parts = []
+                    async for batch in generation:
+                        parts.append(batch)
+                        if request.stream:
+                            yield replies.reply("chat_chunk", request.id, delta=batch,
+                                                index=index, session_id=session.public_id)
+                            index += 1
+                text, label = "".join(parts), f"llm:{generation.model}"
+                engine = {"engine": "llm", "model": generation.model}
+            except LLMError as exc:
+                engine["fallback_reason"] = exc.reason
+        if model is not None:
+            await asyncio.to_thread(self.engine.commit, query, answer, text, label)
+        if request.stream and index == 0:
             for index, chunk in enumerate(answer.chunks):
                 yield replies.reply("chat_chunk", request.id, delta=chunk, index=index,
                                     session_id=session.public_id)
         yield replies.reply(
             "chat_response", request.id,
-            response=answer.response,
+            response=text,
             perspective=answer.perspective,
             confidence=answer.confidence,
             session_id=session.public_id,
             sources=answer.sources,
             suggestions=answer.suggestions,
-            engine="builtin",
+            **engine,
             source="codette-knowledge-base",
         )
         self._observer(events.ChatExchanged(
             client_id=client.client_id, session_id=session.public_id,
             perspective=answer.perspective, question=request.message,
-            answer=answer.response, confidence=answer.confidence,
+            answer=text, confidence=answer.confidence, engine=label,
         ))
+
+    def llm_status(self) -> events.LLMStatusChanged:
+        """Which engine answers chat, and the local model's state (for the dashboard)."""
+        if self.model is None:
+            return events.LLMStatusChanged(engine="builtin")
+        return self.model.status()
+
+    async def list_llm_models(self, settings: Settings) -> list[str]:
+        """The models at ``settings.llm_url`` ("Test connection"); raises LLMError."""
+        if self.model is None:
+            raise LLMError("this build has no local model support")
+        return await self.model.list_models(settings)
 
     # -- analysis ------------------------------------------------------------------------
 
@@ -251,7 +304,7 @@ class CodetteService:
 
     async def handle_large(
         self, frame: str, peek: messages.LargeFrame, client: ClientInfo
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         outcome = await self.analysis.run_frame(frame, analysis_type=peek.analysis_type,
                                                 owner=client.owner)
         if "too_large" in outcome:
@@ -331,6 +384,8 @@ class CodetteService:
         """Take new settings; pages whose capture permission was revoked lose their meters."""
         self.settings = settings
         self.server.settings = settings
+        if self.model is not None:
+            self.model.settings_changed(settings)
         for client in self.server.clients():
             if client.origin is not None and client.capture_authorized and (
                     client.origin not in settings.capture_allowed_origins
@@ -444,3 +499,14 @@ def levels_payload(event: events.LevelsMeasured) -> dict[str, Any]:
         "short_term_lufs": event.short_term_lufs,
         "overflows": event.overflows,
     }
+
+
+def _prepare_for_model(engine: CodetteEngine,
+                       query: ChatQuery) -> tuple[ChatAnswer, list[Message] | None]:
+    """The built-in answer, unstored, and the model's prompt from its grounding (None for
+    an off-topic question: retrieval refuses it and the model is never asked)."""
+    answer = engine.prepare(query)
+    grounding = answer.grounding
+    if grounding is None or grounding.off_topic:
+        return answer, None
+    return answer, build_messages(grounding)

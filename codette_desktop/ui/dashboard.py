@@ -64,6 +64,7 @@ from codette_desktop.protocol.events import (
     ClientConnected,
     ClientDisconnected,
     LevelsMeasured,
+    LLMStatusChanged,
     MessageLogged,
 )
 from codette_desktop.qt.bridge import ServiceBridge
@@ -131,6 +132,11 @@ class ServerPanel(QGroupBox):
         self.messages = QLabel("0 in / 0 out")
         self.errors = QLabel("0")
         self.analysis = QLabel("warming up…")
+        self.answers = QLabel()
+        self.answers.setObjectName("answers-engine")
+        # Plain text: a model server's error message is shown as it came.
+        self.answers.setTextFormat(Qt.TextFormat.PlainText)
+        self.answers.setWordWrap(True)
         self.copy_button = QPushButton("Copy URL")
         self.test_page_button = QPushButton("Test page")
         self.server_button = QPushButton("Stop server")
@@ -147,12 +153,35 @@ class ServerPanel(QGroupBox):
                 grid.addWidget(label, row, column * 2 + 1)
         for column in (1, 3, 5, 7):
             grid.setColumnStretch(column, 1)
+        caption = QLabel("Answers:")
+        caption.setStyleSheet("color: gray")
+        grid.addWidget(caption, 2, 0)
+        grid.addWidget(self.answers, 2, 1, 1, 7)
         buttons = QHBoxLayout()
         for button in (self.copy_button, self.test_page_button, self.server_button,
                        self.settings_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
-        grid.addLayout(buttons, 2, 0, 1, 8)
+        grid.addLayout(buttons, 3, 0, 1, 8)
+
+
+def answers_text(status: LLMStatusChanged) -> str:
+    """The server panel's "Answers" line: the built-in engine, or the model, where it
+    runs and how it is doing (its last error, while the built-in engine stands in)."""
+    if status.engine != "llm":
+        return "built-in"
+    text = f"{status.model or 'the server’s first model'} via {status.url}"
+    if status.reachable is None:
+        return f"{text} — not asked yet"
+    state = ["reachable" if status.reachable else "unreachable"]
+    if status.tokens_per_s is not None:
+        state.append(f"{status.tokens_per_s:.0f} tok/s")
+    if status.first_token_s is not None:
+        state.append(f"first token {status.first_token_s:.1f} s")
+    text = f"{text} — {', '.join(state)}"
+    if status.last_error:
+        text += f"; built-in answers: {status.last_error}"
+    return text
 
 
 class ChatTranscriptWidget(QPlainTextEdit):
@@ -172,7 +201,8 @@ class ChatTranscriptWidget(QPlainTextEdit):
         answer = html.escape(event.answer).replace("\n", "<br>")
         self.appendHtml(
             f"<p><span style='color:gray'>{stamp} · {html.escape(event.client_id)} · "
-            f"{html.escape(event.perspective)} · confidence {event.confidence:.2f}</span><br>"
+            f"{html.escape(event.perspective)} · confidence {event.confidence:.2f} · "
+            f"{html.escape(event.engine)}</span><br>"
             f"<b>Q:</b> {question}<br><b>Codette:</b> {answer}</p>"
         )
 
@@ -525,6 +555,8 @@ class DashboardWindow(QMainWindow):
         if bridge.capture_event is not None:
             capture.show_state(bridge.capture_event)
         bridge.action_failed.connect(self._on_bridge_action_failed)
+        bridge.llm_status_changed.connect(self._on_bridge_llm_status_changed)
+        self._on_bridge_llm_status_changed(bridge.llm_status)
         self.disconnect_delegate.clicked.connect(self._on_delegate_clicked)
         panel = self.server_panel
         panel.copy_button.clicked.connect(lambda *_: self._on_copy_clicked())
@@ -695,6 +727,9 @@ class DashboardWindow(QMainWindow):
 
     def _on_bridge_analysis_completed(self, event: AnalysisCompleted) -> None:
         self.analysis_panel.show_analysis(event)
+
+    def _on_bridge_llm_status_changed(self, status: LLMStatusChanged) -> None:
+        self.server_panel.answers.setText(answers_text(status))
 
     def _on_bridge_analysis_warmed_up(self, seconds: float) -> None:
         self.server_panel.analysis.setText(f"ready (warm-up {seconds:.1f} s)")

@@ -143,6 +143,16 @@ class DesktopUI(QObject):
             parent=self.dashboard if self.dashboard.isVisible() else None,
         )
         dialog.settings_accepted.connect(self.apply_settings)
+        dialog.connection_test_requested.connect(self.bridge.test_llm_connection)
+        bridge = self.bridge
+        bridge.llm_models_listed.connect(dialog.show_models)
+        bridge.llm_connection_failed.connect(dialog.show_connection_error)
+
+        def disconnect_dialog(*_: object) -> None:
+            bridge.llm_models_listed.disconnect(dialog.show_models)
+            bridge.llm_connection_failed.disconnect(dialog.show_connection_error)
+
+        dialog.finished.connect(disconnect_dialog)
         self.settings_dialog = dialog
         dialog.open()
         dialog.raise_()

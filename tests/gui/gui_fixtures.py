@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 from gui_support import settings_for, visible_windows, wait_until, x_env, x_tools_missing
 
+from codette_desktop.config import Settings
+
 
 @pytest.fixture
 def qasync_loop(qapp: Any) -> Iterator[asyncio.AbstractEventLoop]:
@@ -38,6 +40,18 @@ def qasync_loop(qapp: Any) -> Iterator[asyncio.AbstractEventLoop]:
             loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.close()
         asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def ui(qtbot: Any, codette_app: Any) -> Iterator[Any]:
+    """The desktop UI on ``codette_app``, as if a tray host were there (offscreen)."""
+    from codette_desktop.ui.desktop import DesktopUI
+
+    desktop = DesktopUI(service=codette_app.service, hub=codette_app.hub,
+                        request_stop=lambda: None, tray_available=True)
+    qtbot.addWidget(desktop.dashboard)
+    yield desktop
+    desktop.shutdown()
 
 
 @pytest.fixture(scope="session")
@@ -99,14 +113,20 @@ def tray_host(x_display: str, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def app_settings(tmp_path: Path) -> Settings:
+    """The settings ``codette_app`` is built with (a test module may override this)."""
+    return settings_for(tmp_path)
+
+
+@pytest.fixture
 def codette_app(qasync_loop: asyncio.AbstractEventLoop, tmp_path: Path,
-                monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+                monkeypatch: pytest.MonkeyPatch, app_settings: Settings) -> Iterator[Any]:
     """The real composition root's objects (not started): service, hub, memory."""
     from codette_desktop.app import Application
 
     # Start-at-login writes under XDG_CONFIG_HOME: keep it inside the test's folder.
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    app = Application(settings_for(tmp_path), headless=False)
+    app = Application(app_settings, headless=False)
     try:
         yield app
     finally:

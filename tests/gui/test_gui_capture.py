@@ -40,15 +40,6 @@ def pulse() -> Iterator[PulseAudioEnv]:
 
 
 @pytest.fixture
-def ui(qtbot: QtBot, codette_app: Any) -> Iterator[DesktopUI]:
-    desktop = DesktopUI(service=codette_app.service, hub=codette_app.hub,
-                        request_stop=lambda: None, tray_available=True)
-    qtbot.addWidget(desktop.dashboard)
-    yield desktop
-    desktop.shutdown()
-
-
-@pytest.fixture
 def notices(ui: DesktopUI, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     """What the tray pops up (offscreen has no notification server to ask)."""
     shown: list[tuple[str, str]] = []

@@ -35,15 +35,6 @@ async def closed_code(ws: ClientConnection) -> int | None:
 pytest_plugins = ["gui_fixtures"]  # qasync_loop, codette_app, x_display, tray_host
 
 
-@pytest.fixture
-def ui(qtbot: QtBot, codette_app: Any) -> Any:
-    desktop = DesktopUI(service=codette_app.service, hub=codette_app.hub,
-                        request_stop=lambda: None, tray_available=True)
-    qtbot.addWidget(desktop.dashboard)
-    yield desktop
-    desktop.shutdown()
-
-
 def test_a_client_appears_in_the_connections_table_and_can_be_disconnected(
         qtbot: QtBot, codette_app: Any, ui: DesktopUI,
         qasync_loop: asyncio.AbstractEventLoop) -> None:

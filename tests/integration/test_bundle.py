@@ -279,6 +279,30 @@ def test_install_linux_with_the_real_bundle(bundle_exe: Path, tmp_path: Path) ->
     assert bundle_exe.is_file()
 
 
+@pytest.mark.llm
+def test_chat_through_a_local_model(bundle_exe: Path, llm_server_paths: tuple[Path, Path],
+                                    tmp_path: Path) -> None:
+    """The frozen app's model client (httpx, httpcore, certifi, ...) streams a chat from
+    llama.cpp's server with SmolLM2-135M; a tiny model, so only the plumbing is checked."""
+    from conftest import Client
+    from llm_server import APP_TEST_THREADS, MODEL_ALIAS, running_llm_server
+
+    with running_llm_server(llm_server_paths, threads=APP_TEST_THREADS) as model:
+        env = {"CODETTE_LLM_URL": model.base_url, "CODETTE_LLM_TIMEOUT_S": "120"}
+        with bb.running([str(bundle_exe)], data_dir=tmp_path / "data",
+                        cache_dir=tmp_path / "cache", env=env) as run, \
+                Client(run.ws_url) as client:
+            client.send({"type": "chat", "id": "m", "stream": True,
+                         "message": "How do I compress a lead vocal?"})
+            deltas = []
+            while (reply := client.recv(300))["type"] == "chat_chunk":
+                deltas.append(reply["delta"])
+            assert run.stop(timeout=30) == 0
+    assert reply["type"] == "chat_response", reply
+    assert reply["engine"] == "llm" and reply["model"] == MODEL_ALIAS
+    assert len(deltas) > 1 and "".join(deltas) == reply["response"]
+
+
 @pytest.mark.x11
 def test_tray_comes_up_under_x11(bundle_exe: Path, tray_host: str, tmp_path: Path) -> None:
     if not (REPO / "codette_desktop" / "ui" / "tray.py").exists():

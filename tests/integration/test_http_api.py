@@ -108,6 +108,34 @@ def test_chat_is_a_chat(app_server: AppProcess) -> None:
     assert "-6.0 dBFS" not in body["response"]
 
 
+def test_a_streamed_chat_is_server_sent_events(app_server: AppProcess) -> None:
+    """Without a local model the built-in answer's chunks come as events, then the reply
+    (the same messages as over the WebSocket); CORS headers are on the stream too."""
+    conn = http.client.HTTPConnection(app_server.host, app_server.port, timeout=30)
+    try:
+        conn.request("POST", "/codette/chat", body=json.dumps(
+            {"message": "How should I compress a lead vocal?", "stream": True, "id": "s1"}),
+            headers={"Origin": FRONTEND, "Content-Type": "application/json"})
+        response = conn.getresponse()
+        text = response.read().decode()
+        got = {k.lower(): v for k, v in response.getheaders()}
+    finally:
+        conn.close()
+    assert response.status == 200
+    assert got["content-type"] == "text/event-stream; charset=utf-8"
+    assert got["access-control-allow-origin"] == FRONTEND
+    assert got["transfer-encoding"] == "chunked"
+    events = text.split("\n\n")
+    assert events[-1] == ""
+    messages = [json.loads(event.removeprefix("data: ")) for event in events[:-1]]
+    assert all(event.startswith("data: ") and "\n" not in event for event in events[:-1])
+    *chunks, final = messages
+    assert chunks and {m["type"] for m in chunks} == {"chat_chunk"}
+    assert final["type"] == "chat_response" and final["engine"] == "builtin"
+    assert "".join(m["delta"] for m in chunks) == final["response"]
+    assert {m["id"] for m in messages} == {"s1"}
+
+
 def test_rest_history_shows_that_frontend_its_own_conversation(app_server: AppProcess) -> None:
     origin = "http://localhost:5174"
     question = "What does a high-pass filter do on a vocal? (history test)"

@@ -9,11 +9,9 @@ the quality of what the model says.
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -24,7 +22,7 @@ from codette_desktop.errors import LLMError
 from codette_desktop.llm import LLMClient, LLMStatus, StreamStats
 
 from groundings import QUESTIONS, vocal_compression
-from llm_server import MODEL_ALIAS, LLMServer, free_port, running_llm_server
+from llm_server import MODEL_ALIAS, LLMServer, free_port, recording_proxy, running_llm_server
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow]
 
@@ -92,19 +90,15 @@ def test_the_prompt_is_compact_measured_by_the_server(llm_server: LLMServer) -> 
 def test_the_german_grounding_asks_the_server_for_german(llm_server: LLMServer) -> None:
     """What arrives at the model server (seen through a loopback proxy) says "Answer in
     German". Whether the 135M model manages German is not tested."""
-    async def main() -> tuple[bytes, str]:
-        async with recording_proxy(llm_server.port) as proxy:
-            url = f"http://127.0.0.1:{proxy.port}/v1"
-            async with LLMClient(url, timeout_s=60) as client, client.stream_chat(
-                    build_messages(vocal_compression("de")), model=MODEL_ALIAS,
-                    max_tokens=8) as stream:
-                text = "".join([delta async for delta in stream])
-            return bytes(proxy.received), text
+    async def main(url: str) -> str:
+        async with LLMClient(url, timeout_s=60) as client, client.stream_chat(
+                build_messages(vocal_compression("de")), model=MODEL_ALIAS,
+                max_tokens=8) as stream:
+            return "".join([delta async for delta in stream])
 
-    received, text = asyncio.run(main())
-    head, _, body = received.partition(b"\r\n\r\n")
-    assert head.startswith(b"POST /v1/chat/completions ")
-    sent = json.loads(body)
+    with recording_proxy(llm_server.port) as proxy:
+        text = asyncio.run(main(proxy.base_url))
+    (sent,) = proxy.chat_requests()
     system, user = sent["messages"]
     assert "Answer in German." in system["content"]
     assert user["content"].endswith(QUESTIONS["de"])
@@ -280,35 +274,3 @@ def wait_until(condition: object, *, timeout: float) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.05)
-
-
-class _Proxy:
-    def __init__(self) -> None:
-        self.port = 0
-        self.received = bytearray()  # everything clients sent, in order
-
-
-@asynccontextmanager
-async def recording_proxy(upstream_port: int) -> AsyncIterator[_Proxy]:
-    """A loopback TCP proxy to the model server that records what clients send."""
-    proxy = _Proxy()
-
-    async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, record: bool) -> None:
-        try:
-            while data := await src.read(65536):
-                if record:
-                    proxy.received += data
-                dst.write(data)
-                await dst.drain()
-        finally:
-            dst.close()
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", upstream_port)
-        await asyncio.gather(pipe(reader, up_writer, True), pipe(up_reader, writer, False),
-                             return_exceptions=True)
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    proxy.port = server.sockets[0].getsockname()[1]
-    async with server:
-        yield proxy

@@ -489,3 +489,26 @@ def test_close_leaves_no_pending_qt_timers(loop: FastQEventLoop) -> None:
     assert timers_of(loop._timer) == []  # qasync's per-callback timers were never used
     with pytest.raises(RuntimeError, match="closed"):
         loop.call_soon(lambda: None)
+
+
+def test_an_abandoned_async_generator_is_closed_on_the_loop(loop: FastQEventLoop) -> None:
+    """Its finally may await (httpx's streams do): the loop's finalizer hook runs aclose()
+    as a task, as asyncio's own loop does, instead of the garbage collector running it
+    where it cannot await."""
+    closed = loop.create_future()
+
+    async def ticks() -> Any:
+        try:
+            while True:
+                yield 1
+        finally:
+            await asyncio.sleep(0)
+            closed.set_result(True)
+
+    async def main() -> bool:
+        gen = ticks()
+        assert await anext(gen) == 1
+        del gen  # dropped mid-iteration: CPython finalizes it now
+        return await closed
+
+    assert run(loop, main()) is True
