@@ -71,6 +71,49 @@ def test_origin_header_is_checked_by_the_server(app_server: AppProcess) -> None:
     assert "FAILED" in denied.stdout
 
 
+def test_http_mode_checks_the_frontends_routes(app_server: AppProcess) -> None:
+    result = run_cli("--http", "--url", app_server.ws_url, "--timeout", "30")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = re.findall(r"^([✓✗]) (GET|POST) (\S+)", result.stdout, re.M)
+    assert len(lines) == 11 and all(mark == "✓" for mark, _, _ in lines), result.stdout
+    assert "All 11 HTTP checks passed" in result.stdout
+    # The page's origin is refused: the first route already fails, and says why.
+    denied = run_cli("--http", "--url", app_server.ws_url, "--origin", "http://evil.example")
+    assert denied.returncode == 1
+    assert re.search(r"^✗ GET /health .*HTTP 403", denied.stdout, re.M), denied.stdout
+
+
+def test_http_mode_fails_when_a_reply_lacks_the_cors_header() -> None:
+    """A server whose replies a page could not read (no CORS header) fails the check."""
+    import http.server
+    import threading
+
+    class NoCors(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b'{"status": "healthy"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NoCors)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        port = server.server_address[1]
+        result = run_cli("--http", "--url", f"ws://127.0.0.1:{port}/ws")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    assert result.returncode == 1
+    assert "no Access-Control-Allow-Origin: http://localhost:5173" in result.stdout
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
