@@ -29,6 +29,14 @@ Differences from stock qasync, all of them asyncio's own behaviour:
   nothing runs; the next run picks up what is ready);
 * a callback that blocks in a nested Qt event loop (``QDialog.exec()``) holds up the
   other callbacks until it returns; under qasync they ran inside the nested loop.
+
+Sockets (POSIX): qasync gives every file descriptor a ``QSocketNotifier`` of its own, and
+Qt's dispatcher polls every notifier on every pass — with a thousand idle WebSocket
+clients each pass scanned a thousand descriptors, and each pause/resume of a socket made
+and destroyed a notifier. Here asyncio's own selector (epoll, kqueue) holds the sockets and
+one notifier watches the selector's descriptor: Qt polls one descriptor, the kernel says
+which sockets are ready, and asyncio's ``_process_events`` queues their callbacks for the
+batch, exactly as asyncio's ``_run_once`` does. (Windows keeps qasync's proactor.)
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import math
+import selectors
 import sys
 from asyncio.log import logger as asyncio_logger
 from collections import deque
@@ -44,7 +53,7 @@ from contextvars import Context
 from typing import Any
 
 import qasync
-from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QSocketNotifier, Qt, QTimer, Signal
 
 # Longest single Qt timer interval; a later deadline is re-armed when it fires. Qt takes
 # an int of milliseconds, and asyncio caps its own poll timeout at one day too
@@ -54,6 +63,11 @@ MAX_TIMER_MS = 24 * 3600 * 1000
 # Like asyncio's _run_once: rebuild the timer heap when over half of more than this many
 # entries are cancelled, so that cancelled far-off timeouts do not pile up.
 MIN_SCHEDULED_FOR_CLEANUP = 100
+
+# A selector with a descriptor of its own that turns readable when any socket is ready.
+NATIVE_SELECTOR = sys.platform != "win32" and (
+    hasattr(selectors, "EpollSelector") or hasattr(selectors, "KqueueSelector"))
+_Base: Any = asyncio.selector_events.BaseSelectorEventLoop  # private methods: not in typeshed
 
 
 class _ThreadWaker(QObject):
@@ -144,6 +158,55 @@ class FastQEventLoop(qasync.QEventLoop):
         if not self._tick_due_now and not self.is_closed():
             self._wake()
 
+    # Socket I/O: asyncio's selector behind one Qt notifier (see the module docstring).
+
+    def _io_ready_notifier(self) -> QSocketNotifier:
+        """The notifier on the selector, made on first use: asyncio registers its self-pipe
+        from BaseSelectorEventLoop.__init__, before this class's __init__ runs."""
+        notifier: QSocketNotifier | None = self.__dict__.get("_io_notifier")
+        if notifier is None:
+            # qasync's selector turns each registration into a notifier of its own; nothing
+            # is registered in it yet (qasync's _add_reader bypasses it), so replace it.
+            self._selector = selectors.DefaultSelector()
+            notifier = QSocketNotifier(self._selector.fileno(), QSocketNotifier.Type.Read)
+            notifier.activated.connect(self._on_io_notifier_activated)
+            self._io_notifier = notifier
+        return notifier
+
+    def _add_reader(self, fd: Any, callback: Callable[..., object], *args: Any) -> Any:
+        if not NATIVE_SELECTOR:
+            return super()._add_reader(fd, callback, *args)
+        self._io_ready_notifier()
+        return _Base._add_reader(self, fd, callback, *args)
+
+    def _remove_reader(self, fd: Any) -> Any:
+        if not NATIVE_SELECTOR:
+            return super()._remove_reader(fd)
+        self._io_ready_notifier()
+        return _Base._remove_reader(self, fd)
+
+    def _add_writer(self, fd: Any, callback: Callable[..., object], *args: Any) -> Any:
+        if not NATIVE_SELECTOR:
+            return super()._add_writer(fd, callback, *args)
+        self._io_ready_notifier()
+        return _Base._add_writer(self, fd, callback, *args)
+
+    def _remove_writer(self, fd: Any) -> Any:
+        if not NATIVE_SELECTOR:
+            return super()._remove_writer(fd)
+        self._io_ready_notifier()
+        return _Base._remove_writer(self, fd)
+
+    def _on_io_notifier_activated(self) -> None:
+        # Level-triggered: the selector stays readable until the queued callbacks have read
+        # their sockets, so the notifier rests until the batch has run (_arm wakes it).
+        self._io_notifier.setEnabled(False)
+        if self.is_closed():
+            return
+        self._process_events(self._selector.select(0))
+        if self._ready and not self._tick_due_now:
+            self._wake()
+
     def _add_callback(self, handle: asyncio.Handle) -> None:
         # asyncio queues signal handlers (add_signal_handler) through this and then calls
         # _write_to_self(), which wakes the tick; qasync's version starts a Qt timer per
@@ -161,6 +224,9 @@ class FastQEventLoop(qasync.QEventLoop):
 
     def _arm(self) -> None:
         """Point the tick at what comes next: ready callbacks, the earliest timer, or idle."""
+        notifier = self.__dict__.get("_io_notifier")
+        if notifier is not None and not notifier.isEnabled() and self.is_running():
+            notifier.setEnabled(True)  # after a batch: sockets may be ready again
         if self._ready:
             self._tick_due_now = True
             self._tick.start(0)
@@ -251,6 +317,10 @@ class FastQEventLoop(qasync.QEventLoop):
         super()._after_run_forever()
 
     def close(self) -> None:
+        notifier = self.__dict__.get("_io_notifier")
+        if notifier is not None:
+            notifier.setEnabled(False)  # before asyncio's close() closes the selector
+            notifier.activated.disconnect()
         super().close()  # asyncio's close() empties the ready queue and the timer heap
         self._tick.stop()
         self._tick_due_now = False

@@ -512,3 +512,45 @@ def test_an_abandoned_async_generator_is_closed_on_the_loop(loop: FastQEventLoop
         return await closed
 
     assert run(loop, main()) is True
+
+
+def test_many_idle_sockets_cost_qt_one_notifier(loop: FastQEventLoop) -> None:
+    """500 idle connections: Qt watches the selector, not 500 notifiers, and the one
+    socket that receives data is still served at once."""
+
+    pairs = [socket.socketpair() for _ in range(500)]
+    received: list[bytes] = []
+    got_data = asyncio.Event()
+    try:
+        def reader(sock: socket.socket) -> None:
+            received.append(sock.recv(64))
+            got_data.set()
+
+        async def scenario() -> None:
+            for ours, _theirs in pairs:
+                ours.setblocking(False)
+                loop.add_reader(ours.fileno(), reader, ours)
+            pairs[321][1].send(b"hello")
+            await got_data.wait()
+
+        run(loop, scenario())
+        assert received == [b"hello"]
+        notifiers = [n for n in qt_notifiers() if n.isEnabled()]
+        assert len(notifiers) <= 2, f"{len(notifiers)} socket notifiers for 500 sockets"
+        assert len(loop._selector.get_map()) >= 500
+        assert not loop._read_notifiers  # qasync's per-descriptor notifiers are unused
+        for ours, _theirs in pairs:
+            assert loop.remove_reader(ours.fileno())
+    finally:
+        for ours, theirs in pairs:
+            ours.close()
+            theirs.close()
+
+
+def qt_notifiers() -> list[Any]:
+    """Every live QSocketNotifier (they have no parent here): found through gc."""
+    import gc
+
+    from PySide6.QtCore import QSocketNotifier
+
+    return [obj for obj in gc.get_objects() if isinstance(obj, QSocketNotifier)]
