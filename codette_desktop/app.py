@@ -161,9 +161,10 @@ def return_freed_memory() -> None:
         mallopt = libc.mallopt
     except (OSError, AttributeError):  # not glibc (musl): nothing to tune
         return
-    m_trim_threshold, m_mmap_threshold = -1, -3  # malloc.h
+    m_trim_threshold, m_mmap_threshold, m_arena_max = -1, -3, -8  # malloc.h
     mallopt(m_mmap_threshold, 128 * 1024)
     mallopt(m_trim_threshold, 1024 * 1024)
+    mallopt(m_arena_max, 2)
 
 
 def raise_open_file_limit(wanted: int) -> int:

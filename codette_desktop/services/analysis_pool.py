@@ -215,6 +215,9 @@ class _Worker:
     def __init__(self, start: Callable[[], ProcessPoolExecutor]) -> None:
         self._start = start
         self.executor = start()
+        # The processes as of the last submit: once the pool breaks, its management thread
+        # may already have dropped them, and their exit status says how they died.
+        self._processes: list[Any] = []
 
     @property
     def broken(self) -> bool:
@@ -222,17 +225,25 @@ class _Worker:
 
     async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run ``fn(*args)`` in the worker; BrokenProcessPool if the process dies."""
-        return await asyncio.wrap_future(self.executor.submit(fn, *args))
+        future = self.executor.submit(fn, *args)  # starts the process if there is none
+        self._processes = list((getattr(self.executor, "_processes", None) or {}).values())
+        return await asyncio.wrap_future(future)
 
     def death(self) -> str:
         """How the process ended, for a user: "killed by SIGSEGV", "exit status 1".
 
         Blocks for up to a second: call it in a thread.
         """
-        for process in list((getattr(self.executor, "_processes", None) or {}).values()):
+        current = list((getattr(self.executor, "_processes", None) or {}).values())
+        for process in current or self._processes:
             # The executor learns of the death when the process's pipes close, a moment
-            # before the kernel lets it be reaped; wait for the exit status.
+            # before the kernel lets it be reaped; wait for the exit status. Its manager
+            # thread may reap it first (our waitpid then fails and join returns early):
+            # the status lands on the shared Popen object a moment later.
+            deadline = time.monotonic() + _DEATH_WAIT_S
             process.join(timeout=_DEATH_WAIT_S)
+            while process.exitcode is None and time.monotonic() < deadline:
+                time.sleep(0.01)
             code = process.exitcode
             if code is not None and code < 0:
                 try:

@@ -80,10 +80,13 @@ def test_log_records_each_received_type(tmp_path: Path) -> None:
 
 
 def test_memory_survives_restart_and_kill_9(tmp_path: Path) -> None:
-    session = "persist-1"
+    # A native client comes back to its conversation with the server-issued session id
+    # (a secret), not with an id of its own, which is scoped to its connection.
     with running_app(tmp_path) as app:
         c = Client(app.ws_url)
-        c.request({"type": "chat", "message": "How do I EQ a bass guitar?", "session_id": session})
+        session = c.request({"type": "chat", "message": "How do I EQ a bass guitar?"})[
+            "session_id"]
+        assert session.startswith("cs_")
         c.close()
     with running_app(tmp_path) as app:
         c = Client(app.ws_url)
