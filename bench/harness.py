@@ -31,6 +31,9 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
+# The one launcher of the app, shared with the tests; the benches import it from here.
+from app_process import AppProcess, start_app  # noqa: E402, F401
+
 # Descriptors a client process asks for: a few hundred connections each, and some spare.
 CLIENT_NOFILE = 8192
 MIB = 1024 * 1024

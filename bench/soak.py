@@ -50,9 +50,8 @@ from harness import (
     load_average,
     process_figures,
     sine_wav,
+    start_app,
 )
-
-from app_process import start_app
 
 STATUS_INTERVAL_S = 0.5
 REPLY_TIMEOUT_S = 60.0
