@@ -25,11 +25,14 @@ RECEIVE_BUFFER_BYTES = 4096
 
 
 class SilentClient:
-    def __init__(self, url: str) -> None:
+    """``receive_buffer``: small, so the server backs up at once; large (the kernel caps
+    it at net.core.rmem_max), so the server can write on for a while."""
+
+    def __init__(self, url: str, receive_buffer: int = RECEIVE_BUFFER_BYTES) -> None:
         self.protocol = ClientProtocol(parse_uri(url))
         parts = urlsplit(url)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
         self.sock.connect((parts.hostname, parts.port))
         request = self.protocol.connect()
         self.protocol.send_request(request)
@@ -54,6 +57,13 @@ class SilentClient:
             return True
         except OSError:
             return False
+
+    def frames(self, message: dict[str, Any], count: int) -> bytes:
+        """``count`` copies of ``message``, framed, to write at once (``sock.sendall``)."""
+        text = json.dumps(message).encode()
+        for _ in range(count):
+            self.protocol.send_text(text)
+        return b"".join(self.protocol.data_to_send())
 
     def read_until(self, type_: str, timeout: float = 10.0) -> dict[str, Any]:
         """Read until a message of ``type_`` arrives (then stop reading again).

@@ -87,6 +87,10 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
             extensions: dict[str, Any] = self.scope["extensions"]
             extensions[PROTOCOL_EXTENSION] = self
 
+    def frames_waiting(self) -> int:
+        """Messages read from the socket that the app has not taken yet."""
+        return self.queue.qsize()
+
     def unsent_bytes(self) -> int:
         """Bytes written to the socket that the client has not taken yet."""
         transport = self.transport
