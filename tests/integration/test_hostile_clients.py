@@ -13,6 +13,8 @@ import threading
 import time
 from pathlib import Path
 
+from codette_desktop.server.uvicorn_host import FORCE_CLOSE_GRACE_S
+
 from app_process import running_app
 from conftest import Client
 from silent_client import SilentClient
@@ -66,3 +68,30 @@ def test_a_burst_from_one_client_does_not_make_the_others_wait_for_all_of_it(
         before = order[:order.index(victim.welcome["client_id"])].count(flooder_id)
         assert order.count(flooder_id) > 2000  # the whole burst up to the close was handled
         assert before < 1000, f"{before} of the flooder's pings were handled first"
+
+
+def test_a_client_closed_for_not_reading_that_reads_again_leaves_no_traceback(
+        tmp_path: Path) -> None:
+    """The server drops a backed-up client after a grace period unless it reads the close
+    in time; one that does must not make the later drop raise inside asyncio."""
+    with running_app(tmp_path) as app:
+        filler = Client(app.ws_url)
+        session = filler.request({"type": "chat", "message": "x"})["session_id"]
+        for n in range(60):  # a history worth reading: ~460 kB
+            filler.request({"type": "chat", "session_id": session,
+                            "message": f"{n} " + "long question about compression " * 230})
+        filler.close()
+        silent = SilentClient(app.ws_url)
+        try:
+            for _ in range(40):
+                silent.send({"type": "history", "session_id": session, "limit": 1000})
+            app.wait_for_line(r"closing c\d+-\w+ .*: not reading its replies")
+            read_to_close(silent)  # reads again, within the grace period
+            assert silent.closed
+        finally:
+            silent.close()
+        time.sleep(FORCE_CLOSE_GRACE_S + 1)  # until the dropped connection's timer is due
+        bystander = Client(app.ws_url)
+        assert bystander.request({"type": "ping"})["type"] == "pong"
+        bystander.close()
+        assert not [line for line in app.lines if "Traceback" in line]
