@@ -8,14 +8,19 @@ can subscribe to meters with the capture token.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 import threading
 import time
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from codette_desktop.server.uvicorn_host import FORCE_CLOSE_GRACE_S
 
-from app_process import running_app
+from app_process import AppProcess, running_app
 from conftest import Client
 from silent_client import SilentClient
 
@@ -95,3 +100,76 @@ def test_a_client_closed_for_not_reading_that_reads_again_leaves_no_traceback(
         assert bystander.request({"type": "ping"})["type"] == "pong"
         bystander.close()
         assert not [line for line in app.lines if "Traceback" in line]
+
+
+def next_of(client: Client, type_: str, deadline: float) -> dict[str, Any]:
+    while True:
+        message = client.recv(timeout=max(0.1, deadline - time.monotonic()))
+        if message["type"] == type_:
+            return message
+
+
+def test_a_native_subscriber_with_the_token_gets_status_at_the_interval_set(
+        tmp_path: Path) -> None:
+    """What hostile_bench's subscribers do: the token in ``subscribe`` itself, and
+    ``server_status`` at CODETTE_STATUS_INTERVAL_S."""
+    with running_app(tmp_path, env={"CODETTE_STATUS_INTERVAL_S": "0.1"}) as app:
+        client = Client(app.ws_url)
+        try:
+            refused = client.request({"type": "subscribe", "events": ["audio_levels"],
+                                      "capture_token": "guess"})
+            assert refused["code"] == "not_authorized"
+            reply = client.request({"type": "subscribe", "capture_token": app.capture_token,
+                                    "events": ["server_status", "audio_levels"]})
+            assert reply["events"] == ["audio_levels", "server_status"]
+            # Ten frames at 0.1 s; at the default 2 s they would take 20 s.
+            deadline = time.monotonic() + 10
+            frames = [next_of(client, "server_status", deadline) for _ in range(10)]
+            assert all(f["data"]["connections"] == 1 for f in frames)
+        finally:
+            client.close()
+
+
+@pytest.mark.slow
+def test_a_subscriber_that_stops_reading_is_dropped_by_the_keepalive(tmp_path: Path) -> None:
+    """It answers no ping either: the server closes it (a ping every 20 s, 20 s for the
+    pong), so what waits for it is bounded in time as well as in bytes."""
+    with running_app(tmp_path, env={"CODETTE_STATUS_INTERVAL_S": "0.1"}) as app:
+        silent = SilentClient(app.ws_url)
+        try:
+            client_id = silent.read_until("connection")["client_id"]
+            silent.send({"type": "subscribe", "events": ["server_status"]})
+            silent.read_until("subscribed")
+            # It never closes by itself: the server did.
+            app.wait_for_line(rf"WebSocket disconnected: {client_id} ", timeout=60)
+            read_to_close(silent)
+            assert silent.closed
+        finally:
+            silent.close()
+
+
+@pytest.mark.slow
+def test_honest_load_from_one_address_is_never_limited(app_server: AppProcess) -> None:
+    """300 clients from one address at once, each a ping and a chat: all answered, none
+    refused (429/503) or rate_limited. bench/load_bench.py does this with 1,000."""
+    from websockets.asyncio.client import connect
+
+    async def one(n: int) -> list[str]:
+        async with connect(app_server.ws_url, max_size=None, open_timeout=60) as ws:
+            await ws.recv()  # welcome
+            types = []
+            for message in ({"type": "ping", "id": n},
+                            {"type": "chat", "id": n, "message": "How do I EQ a vocal?"}):
+                await ws.send(json.dumps(message))
+                async with asyncio.timeout(120):
+                    while (reply := json.loads(await ws.recv()))["type"] == "chat_chunk":
+                        pass
+                types.append(reply["type"])
+            return types
+
+    async def run() -> list[list[str] | BaseException]:
+        return await asyncio.gather(*(one(n) for n in range(300)), return_exceptions=True)
+
+    results = asyncio.run(run())
+    failures = [r for r in results if r != ["pong", "chat_response"]]
+    assert not failures, failures[:5]
