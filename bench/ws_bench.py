@@ -18,29 +18,19 @@ import argparse
 import asyncio
 import json
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from websockets.asyncio.client import connect
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-
-from app_process import start_app  # noqa: E402
+from harness import percentile, start_app, start_baseline, stop_process
 
 QUESTIONS = [
     "How do I EQ vocals for clarity?", "What attack time for a snare compressor?",
     "How loud should my master be for Spotify?", "How do I stop kick and bass masking?",
     "What reverb pre-delay for a ballad vocal?", "How do I check mono compatibility?",
 ]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 async def ping_rtts(url: str, count: int) -> list[float]:
@@ -113,15 +103,6 @@ async def http_rate(port: int, method: str, path: str, body: bytes, connections:
     return connections * per_connection / (time.perf_counter() - start)
 
 
-def start_baseline(kind: str) -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen([sys.executable, str(REPO / "bench" / "baseline_servers.py"), kind],
-                            stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert line.startswith("READY"), line
-    return proc, int(line.split()[1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pings", type=int, default=2000)
@@ -158,8 +139,7 @@ def main() -> None:
         finally:
             app.terminate()
             for proc in (plain, stack):
-                proc.terminate()
-                proc.wait()
+                stop_process(proc)
 
     p, k, a = results["plain"], results["stack"], results["app"]
     print(f"WebSocket ping round trip, 1 client, {args.pings} pings (ms)")
