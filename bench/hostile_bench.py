@@ -216,10 +216,77 @@ async def probe_during(app: AppProcess, args: argparse.Namespace, attacker: Clie
         until=done), wait())
 
 
+Phase = tuple[str, list[float], str]  # name, the victim's round trips, what happened
+
+
+def half_open(app: AppProcess, attacker: ClientProcess, args: argparse.Namespace) -> Phase:
+    took = attacker.call("half_open_start", host=app.host, port=app.port, count=args.half_open)
+    rtts = probe(app, args)
+    counts = attacker.call("half_open_stop")
+    return (f"(a) {args.half_open} half-open", rtts,
+            f"opened in {took:.2f} s; {counts.get('opened', 0)} opened in all, "
+            f"{counts.get('closed by the server', 0)} closed by the server")
+
+
+def flood(app: AppProcess, attacker: ClientProcess, args: argparse.Namespace) -> Phase:
+    rtts: list[float] = []
+    floods = []
+    started = time.monotonic()
+    for address in FLOOD_ADDRESSES:
+        if time.monotonic() - started >= args.seconds:
+            break
+        seq = attacker.send("flood_once", url=app.ws_url, address=address)
+        part, result = asyncio.run(probe_during(app, args, attacker, seq))
+        rtts += part
+        floods.append(result)
+    closes = Counter(k for f in floods for k in f if k.startswith("closed"))
+    return ("(b) one client floods", rtts,
+            f"{len(floods)} clients one after the other, each until closed "
+            f"({', '.join(f'{v} {k}' for k, v in closes.items())}) after "
+            f"{statistics.median(f['seconds'] for f in floods):.2f} s: "
+            f"{statistics.median(f['sent'] for f in floods):.0f} sent, "
+            f"{statistics.median(f.get('replies', 0) for f in floods):.0f} answered, "
+            f"{statistics.median(f.get('rate_limited', 0) for f in floods):.0f} "
+            "rate_limited (medians)")
+
+
+def reconnect_flood(app: AppProcess, attacker: ClientProcess,
+                    args: argparse.Namespace) -> Phase:
+    attacker.call("reconnect_flood_start", url=app.ws_url, origin=RECONNECT_ORIGIN)
+    rtts = probe(app, args)
+    counts = attacker.call("reconnect_flood_stop")
+    return ("(c) reconnect + flood loop", rtts,
+            ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+
+
+def silent_subscribers(app: AppProcess, attacker: ClientProcess,
+                       args: argparse.Namespace) -> Phase:
+    rss_before = settled_rss_mib(app.process.pid)
+    attacker.call("silent_start", url=app.ws_url, count=args.subscribers,
+                  token=app.capture_token)
+    subscribed = time.monotonic()
+    rtts = probe(app, args, seconds=args.subscriber_seconds)
+    rss_end = settled_rss_mib(app.process.pid)
+    sent = (time.monotonic() - subscribed) / STATUS_INTERVAL_S
+    silent = attacker.call("silent_stop")
+    rss_after = settled_rss_mib(app.process.pid)
+    return (f"(d) {args.subscribers} subscribers stop reading", rtts,
+            f"app RSS {rss_before:.1f} MiB before, {rss_end:.1f} at the end, "
+            f"{rss_after:.1f} after they left; unread bytes in their sockets "
+            f"{min(silent['unread'])}-{max(silent['unread'])}; server_status frames "
+            f"they got when they read again: {min(silent['server_status'])}-"
+            f"{max(silent['server_status'])} of ~{sent:.0f} sent; "
+            f"{silent['closed']} closed by the server before they read")
+
+
+PHASES = {"a": half_open, "b": flood, "c": reconnect_flood, "d": silent_subscribers}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=15.0, help="per phase")
     parser.add_argument("--interval-ms", type=float, default=5.0, help="victim ping pacing")
+    parser.add_argument("--phases", default="abcd", help="which of a, b, c, d to run")
     parser.add_argument("--half-open", type=int, default=500)
     parser.add_argument("--subscribers", type=int, default=10)
     parser.add_argument("--subscriber-seconds", type=float, default=50.0,
@@ -227,87 +294,34 @@ def main() -> int:
     args = parser.parse_args()
 
     print(load_average(), flush=True)
-    phases: dict[str, PingStats] = {}
-    notes: dict[str, str] = {}
+    results: list[Phase] = []
     attacker = ClientProcess(Attacker)
     with tempfile.TemporaryDirectory() as data:
         app = start_app(Path(data), env={"CODETTE_STATUS_INTERVAL_S": str(STATUS_INTERVAL_S)})
         try:
             app.wait_for_line(r"analysis warm-up finished", timeout=300)
             probe(app, args, seconds=2.0)  # warm-up of the probe's path
-            phases["unloaded"] = PingStats.of(probe(app, args))
-            print(f"unloaded done; {load_average()}", flush=True)
-
-            took = attacker.call("half_open_start", host=app.host, port=app.port,
-                                 count=args.half_open)
-            rtts = probe(app, args)
-            counts = attacker.call("half_open_stop")
-            phases[f"(a) {args.half_open} half-open"] = PingStats.of(rtts)
-            notes["(a)"] = (f"opened in {took:.2f} s; {counts.get('opened', 0)} opened in all, "
-                            f"{counts.get('closed by the server', 0)} closed by the server")
-            print(f"(a) done; {load_average()}", flush=True)
-
-            rtts, floods = [], []
-            started = time.monotonic()
-            for address in FLOOD_ADDRESSES:
-                if time.monotonic() - started >= args.seconds:
-                    break
-                seq = attacker.send("flood_once", url=app.ws_url, address=address)
-                part, result = asyncio.run(probe_during(app, args, attacker, seq))
-                rtts += part
-                floods.append(result)
-            phases["(b) one client floods"] = PingStats.of(rtts)
-            closes = Counter(k for f in floods for k in f if k.startswith("closed"))
-            notes["(b)"] = (
-                f"{len(floods)} clients one after the other, each until closed "
-                f"({', '.join(f'{v} {k}' for k, v in closes.items())}) after "
-                f"{statistics.median(f['seconds'] for f in floods):.2f} s (median): "
-                f"{statistics.median(f['sent'] for f in floods):.0f} sent, "
-                f"{statistics.median(f.get('replies', 0) for f in floods):.0f} answered, "
-                f"{statistics.median(f.get('rate_limited', 0) for f in floods):.0f} "
-                "rate_limited (medians)")
-            print(f"(b) done; {load_average()}", flush=True)
-
-            attacker.call("reconnect_flood_start", url=app.ws_url, origin=RECONNECT_ORIGIN)
-            rtts = probe(app, args)
-            counts = attacker.call("reconnect_flood_stop")
-            phases["(c) reconnect + flood loop"] = PingStats.of(rtts)
-            notes["(c)"] = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
-            print(f"(c) done; {load_average()}", flush=True)
-
-            rss_before = settled_rss_mib(app.process.pid)
-            attacker.call("silent_start", url=app.ws_url, count=args.subscribers,
-                          token=app.capture_token)
-            subscribed = time.monotonic()
-            rtts = probe(app, args, seconds=args.subscriber_seconds)
-            rss_end = settled_rss_mib(app.process.pid)
-            sent = (time.monotonic() - subscribed) / STATUS_INTERVAL_S
-            silent = attacker.call("silent_stop")
-            rss_after = settled_rss_mib(app.process.pid)
-            phases[f"(d) {args.subscribers} subscribers stop reading"] = PingStats.of(rtts)
-            notes["(d)"] = (
-                f"app RSS {rss_before:.1f} MiB before, {rss_end:.1f} at the end, "
-                f"{rss_after:.1f} after they left; unread bytes in their sockets "
-                f"{min(silent['unread'])}-{max(silent['unread'])}; server_status frames "
-                f"they got when they read again: {min(silent['server_status'])}-"
-                f"{max(silent['server_status'])} of ~{sent:.0f} sent; "
-                f"{silent['closed']} closed by the server before they read")
+            results.append(("unloaded", probe(app, args), ""))
+            for key in args.phases:
+                print(f"{results[-1][0]} done; {load_average()}", flush=True)
+                results.append(PHASES[key](app, attacker, args))
         finally:
             attacker.close()
             app.terminate(timeout=30)
 
-    base = phases["unloaded"]
+    base = PingStats.of(results[0][1])
     print(f"\nVictim ping round trips, one every {args.interval_ms:g} ms, "
           f"{args.seconds:g} s per phase")
     print(PingStats.header(with_ratio=True))
-    for name, stats in phases.items():
-        print(stats.row(name, base))
+    for name, rtts, _ in results:
+        print(PingStats.of(rtts).row(name, base))
     print()
-    for key, note in notes.items():
-        print(f"{key} {note}")
-    ratio = phases[f"(a) {args.half_open} half-open"].p99 / base.p99
-    print(f"\ngoal (a) p99 <= {HALF_OPEN_GOAL:g}x unloaded: "
-          f"{'met' if ratio <= HALF_OPEN_GOAL else 'MISSED'} ({ratio:.2f}x)")
+    for name, _, note in results[1:]:
+        print(f"{name.split()[0]} {note}")
+    if "a" in args.phases:
+        ratio = PingStats.of(results[1 + args.phases.index("a")][1]).p99 / base.p99
+        print(f"\ngoal (a) p99 <= {HALF_OPEN_GOAL:g}x unloaded: "
+              f"{'met' if ratio <= HALF_OPEN_GOAL else 'MISSED'} ({ratio:.2f}x)")
     print(load_average())
     return 0
 
