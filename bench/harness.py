@@ -34,6 +34,14 @@ sys.path.insert(0, str(REPO / "tests"))
 # The one launcher of the app, shared with the tests; the benches import it from here.
 from app_process import AppProcess, start_app  # noqa: E402, F401
 
+# What the benches' clients ask the chat engine.
+QUESTIONS = (
+    "How do I EQ vocals for clarity?", "What attack time for a snare compressor?",
+    "How loud should my master be for Spotify?", "How do I stop kick and bass masking?",
+    "What reverb pre-delay for a ballad vocal?", "How do I check mono compatibility?",
+)
+# Error messages a client process sends back in full (the rest are only counted).
+MAX_ERRORS_KEPT = 20
 # Descriptors a client process asks for: a few hundred connections each, and some spare.
 CLIENT_NOFILE = 8192
 MIB = 1024 * 1024

@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from harness import (
+    MAX_ERRORS_KEPT,
+    QUESTIONS,
     ClientProcess,
     PingStats,
     call_all,
@@ -46,9 +48,6 @@ from harness import (
 REPLY_TIMEOUT_S = 180.0
 P99_GOAL = 2.0
 KIB_PER_CONNECTION_GOAL = 50.0
-QUESTIONS = ("How do I EQ vocals for clarity?", "What attack time for a snare compressor?",
-             "How loud should my master be for Spotify?", "How do I stop kick and bass masking?")
-MAX_ERRORS_KEPT = 10
 
 
 class LoadClients:

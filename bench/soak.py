@@ -44,6 +44,8 @@ from pathlib import Path
 from typing import Any
 
 from harness import (
+    MAX_ERRORS_KEPT,
+    QUESTIONS,
     ClientProcess,
     ProcessFigures,
     call_all,
@@ -60,9 +62,6 @@ LEVELS_DBFS = (-14.0, -18.0, -23.0)
 # A loudness answer further than this from the level the sine was made at is wrong
 # (EBU Tech 3341 allows ±0.1 LU; a 16-bit 2 s sine reads within a few hundredths).
 LUFS_TOLERANCE = 0.5
-QUESTIONS = ("How do I EQ vocals for clarity?", "What attack time for a snare compressor?",
-             "How loud should my master be for Spotify?", "How do I stop kick and bass masking?")
-MAX_ERRORS_KEPT = 20
 
 
 class Failure(Exception):

@@ -24,26 +24,14 @@ from pathlib import Path
 
 from websockets.asyncio.client import connect
 
-from harness import percentile, start_app, start_baseline, stop_process
-
-QUESTIONS = [
-    "How do I EQ vocals for clarity?", "What attack time for a snare compressor?",
-    "How loud should my master be for Spotify?", "How do I stop kick and bass masking?",
-    "What reverb pre-delay for a ballad vocal?", "How do I check mono compatibility?",
-]
-
-
-async def ping_rtts(url: str, count: int) -> list[float]:
-    async with connect(url, max_size=None) as ws:
-        await ws.recv()
-        rtts = []
-        for i in range(count):
-            start = time.perf_counter()
-            await ws.send(json.dumps({"type": "ping", "id": i}))
-            while json.loads(await ws.recv()).get("id") != i:
-                pass
-            rtts.append((time.perf_counter() - start) * 1000)
-        return rtts
+from harness import (
+    QUESTIONS,
+    percentile,
+    probe_pings,
+    start_app,
+    start_baseline,
+    stop_process,
+)
 
 
 async def throughput(url: str, clients: int, per_client: int) -> float:
@@ -122,8 +110,8 @@ def main() -> None:
             results: dict[str, dict[str, float]] = {}
             for name, port in (("plain", plain_port), ("stack", stack_port), ("app", app.port)):
                 url = f"ws://127.0.0.1:{port}/ws"
-                asyncio.run(ping_rtts(url, 200))  # warm up
-                rtts = asyncio.run(ping_rtts(url, args.pings))
+                asyncio.run(probe_pings(url, count=200))  # warm up
+                rtts = asyncio.run(probe_pings(url, count=args.pings))
                 rate = asyncio.run(throughput(url, args.clients, args.per_client))
                 results[name] = {"p50": percentile(rtts, 50), "p99": percentile(rtts, 99),
                                  "mean": statistics.fmean(rtts), "throughput": rate}
