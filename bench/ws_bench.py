@@ -18,42 +18,20 @@ import argparse
 import asyncio
 import json
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from websockets.asyncio.client import connect
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-
-from app_process import start_app  # noqa: E402
-
-QUESTIONS = [
-    "How do I EQ vocals for clarity?", "What attack time for a snare compressor?",
-    "How loud should my master be for Spotify?", "How do I stop kick and bass masking?",
-    "What reverb pre-delay for a ballad vocal?", "How do I check mono compatibility?",
-]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
-async def ping_rtts(url: str, count: int) -> list[float]:
-    async with connect(url, max_size=None) as ws:
-        await ws.recv()
-        rtts = []
-        for i in range(count):
-            start = time.perf_counter()
-            await ws.send(json.dumps({"type": "ping", "id": i}))
-            while json.loads(await ws.recv()).get("id") != i:
-                pass
-            rtts.append((time.perf_counter() - start) * 1000)
-        return rtts
+from harness import (
+    QUESTIONS,
+    percentile,
+    probe_pings,
+    start_app,
+    start_baseline,
+    stop_process,
+)
 
 
 async def throughput(url: str, clients: int, per_client: int) -> float:
@@ -113,15 +91,6 @@ async def http_rate(port: int, method: str, path: str, body: bytes, connections:
     return connections * per_connection / (time.perf_counter() - start)
 
 
-def start_baseline(kind: str) -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen([sys.executable, str(REPO / "bench" / "baseline_servers.py"), kind],
-                            stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert line.startswith("READY"), line
-    return proc, int(line.split()[1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pings", type=int, default=2000)
@@ -141,8 +110,8 @@ def main() -> None:
             results: dict[str, dict[str, float]] = {}
             for name, port in (("plain", plain_port), ("stack", stack_port), ("app", app.port)):
                 url = f"ws://127.0.0.1:{port}/ws"
-                asyncio.run(ping_rtts(url, 200))  # warm up
-                rtts = asyncio.run(ping_rtts(url, args.pings))
+                asyncio.run(probe_pings(url, count=200))  # warm up
+                rtts = asyncio.run(probe_pings(url, count=args.pings))
                 rate = asyncio.run(throughput(url, args.clients, args.per_client))
                 results[name] = {"p50": percentile(rtts, 50), "p99": percentile(rtts, 99),
                                  "mean": statistics.fmean(rtts), "throughput": rate}
@@ -158,8 +127,7 @@ def main() -> None:
         finally:
             app.terminate()
             for proc in (plain, stack):
-                proc.terminate()
-                proc.wait()
+                stop_process(proc)
 
     p, k, a = results["plain"], results["stack"], results["app"]
     print(f"WebSocket ping round trip, 1 client, {args.pings} pings (ms)")

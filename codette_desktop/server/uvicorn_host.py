@@ -87,6 +87,10 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
             extensions: dict[str, Any] = self.scope["extensions"]
             extensions[PROTOCOL_EXTENSION] = self
 
+    def frames_waiting(self) -> int:
+        """Messages read from the socket that the app has not taken yet."""
+        return self.queue.qsize()
+
     def unsent_bytes(self) -> int:
         """Bytes written to the socket that the client has not taken yet."""
         transport = self.transport
@@ -111,7 +115,13 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
             self.queue.put_nowait({"type": "websocket.disconnect", "code": code,
                                    "reason": reason})
         self.writable.set()  # release any send() that waits for a drain
-        self.loop.call_later(FORCE_CLOSE_GRACE_S, self.transport.abort)
+        self.loop.call_later(FORCE_CLOSE_GRACE_S, self._drop)
+
+    def _drop(self) -> None:
+        # Not once the client is gone: after a close that waited for the buffer to drain,
+        # asyncio's abort() raises (the transport's loop is None by then).
+        if not self.disconnected:
+            self.transport.abort()
 
 
 class HttpProtocol(HttpToolsProtocol):

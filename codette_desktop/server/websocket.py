@@ -50,6 +50,8 @@ CLOSE_INTERNAL = 1011
 # client: a stale meter frame is worthless and an unbounded queue is a memory leak.
 PUSH_BUFFER_LIMIT = 256 * 1024
 CLOSE_SEND_TIMEOUT_S = 1.0
+# A connection with frames waiting lets the others have the loop after this long.
+FAIR_SLICE_S = 0.002
 
 
 @dataclasses.dataclass(slots=True)
@@ -88,7 +90,17 @@ class WebSocketSession:
     # -- receiving -------------------------------------------------------------------------
 
     async def run(self, receive: ASGIReceive) -> None:
+        slice_ends = 0.0
         while True:
+            if not self._frames_waiting():
+                slice_ends = 0.0  # receive() waits: the loop serves the others meanwhile
+            elif not slice_ends:
+                slice_ends = time.monotonic() + FAIR_SLICE_S
+            elif time.monotonic() > slice_ends:
+                # Frames read in one go are otherwise handled without a pause: one client
+                # flooding 10,000 pings held the loop until it was closed, ~2,000 later.
+                await asyncio.sleep(0)
+                slice_ends = time.monotonic() + FAIR_SLICE_S
             message = await receive()
             kind = message["type"]
             if kind == "websocket.receive":
@@ -369,6 +381,9 @@ class WebSocketSession:
 
     def unsent_bytes(self) -> int:
         return self._protocol.unsent_bytes() if self._protocol is not None else 0
+
+    def _frames_waiting(self) -> int:
+        return self._protocol.frames_waiting() if self._protocol is not None else 0
 
     async def close(self, code: int, reason: str) -> None:
         """Start the closing handshake (idempotent).

@@ -19,13 +19,12 @@ from typing import Any
 
 import psutil
 import pytest
-from websockets.client import ClientProtocol
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
-from websockets.uri import parse_uri
 
 from app_process import AppProcess, running_app
 from conftest import Client
+from silent_client import SilentClient
 
 SECRET_TRACK = "Ex-Girlfriend Diss Track (CONFIDENTIAL)"
 
@@ -162,63 +161,6 @@ def test_a_saved_always_answer_lets_that_page_capture(tmp_path: Path) -> None:
 # -- 3. clients that never read -----------------------------------------------------------
 
 
-class SilentClient:
-    """A WebSocket client that sends and never reads (a raw socket, tiny receive buffer)."""
-
-    def __init__(self, app: AppProcess) -> None:
-        self.protocol = ClientProtocol(parse_uri(app.ws_url))
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        self.sock.connect((app.host, app.port))
-        request = self.protocol.connect()
-        self.protocol.send_request(request)
-        self._flush()
-        # Read only the handshake response (and whatever came with it), then stop.
-        self.sock.settimeout(10)
-        data = self.sock.recv(65536)
-        self.protocol.receive_data(data)
-        assert self.protocol.handshake_exc is None
-        self.closed = False
-
-    def _flush(self) -> None:
-        for chunk in self.protocol.data_to_send():
-            if chunk:
-                self.sock.sendall(chunk)
-
-    def send(self, message: dict[str, Any]) -> bool:
-        try:
-            self.protocol.send_text(json.dumps(message).encode())
-            self._flush()
-            return True
-        except OSError:
-            return False
-
-    def closed_by_server(self) -> bool:
-        """Has the server ended the connection? (reads what is left, to find out)."""
-        if not self.closed:
-            self.closed = self._read_to_close()
-        return self.closed
-
-    def _read_to_close(self) -> bool:
-        self.sock.settimeout(0.2)
-        try:
-            while True:
-                data = self.sock.recv(1 << 20)
-                if not data:
-                    return True
-                self.protocol.receive_data(data)
-                for event in self.protocol.events_received():
-                    if getattr(event, "opcode", None) is not None and event.opcode.name == "CLOSE":
-                        return True
-        except TimeoutError:
-            return False
-        except OSError:
-            return True
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 def rss_mb(app: AppProcess) -> float:
     return psutil.Process(app.process.pid).memory_info().rss / 2**20
 
@@ -231,7 +173,7 @@ def test_clients_that_never_read_are_closed_and_memory_stays_bounded(tmp_path: P
             chat(filler, f"{n} " + "long question about compression " * 230, session_id=secret)
         filler.close()
         baseline = rss_mb(app)
-        silent = [SilentClient(app) for _ in range(10)]
+        silent = [SilentClient(app.ws_url) for _ in range(10)]
         for _round in range(40):
             for client in silent:
                 client.send({"type": "history", "session_id": secret, "limit": 1000})
