@@ -89,5 +89,21 @@ class UploadSpool:
 
     def discard(self) -> None:
         self.close()
-        with contextlib.suppress(OSError):
-            os.unlink(self.path)
+        discard_file(self.path)
+
+
+def spool_frame(folder: Path, data: bytes) -> str:
+    """Write a whole oversized message to a spool file (in a thread); returns its path."""
+    fd, name = tempfile.mkstemp(dir=folder, prefix="upload-", suffix=".json")
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+    return name
+
+
+def discard_file(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)

@@ -43,6 +43,8 @@ FORCE_CLOSE_GRACE_S = 2.0
 # after every message, and each pause and resume re-registers the socket with the loop
 # (a new QSocketNotifier under qasync): a busy connection paid that twice per message.
 MAX_QUEUED_MESSAGES = 16
+# Text messages over this size reach the app as ``text_bytes`` (still UTF-8).
+LARGE_TEXT_BYTES = 1024 * 1024
 MAX_QUEUED_BYTES = 1024 * 1024
 
 
@@ -54,14 +56,18 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         self.frames = []
         if self.close_sent:
             return  # past websocket.close: discard, keep reading for the peer's close
-        if self.curr_msg_data_type == "text":
+        if self.curr_msg_data_type == "text" and len(data) > LARGE_TEXT_BYTES:
+            # Left undecoded: only an analyze with audio may be this big, and the analysis
+            # worker decodes and parses it. Decoding 16 MB of UTF-8 here held the loop.
+            message: Any = {"type": "websocket.receive", "text_bytes": data}
+        elif self.curr_msg_data_type == "text":
             try:
                 text = data.decode()
             except UnicodeDecodeError:
                 self.conn.send_close(1007)  # RFC 6455 §8.1: invalid UTF-8
                 self.handle_parser_exception()
                 return
-            message: Any = {"type": "websocket.receive", "text": text}
+            message = {"type": "websocket.receive", "text": text}
         else:
             message = {"type": "websocket.receive", "bytes": data}
         message["size"] = len(data)  # an extra key: ASGI apps ignore what they do not read

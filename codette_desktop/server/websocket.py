@@ -30,7 +30,13 @@ from codette_desktop.protocol.policy import (
     OutboundBudget,
 )
 from codette_desktop.server.clients import ClientInfo
-from codette_desktop.server.uploads import IDLE_TIMEOUT_S, MAX_CHUNK_BYTES, UploadSpool
+from codette_desktop.server.uploads import (
+    IDLE_TIMEOUT_S,
+    MAX_CHUNK_BYTES,
+    UploadSpool,
+    discard_file,
+    spool_frame,
+)
 
 if TYPE_CHECKING:
     from codette_desktop.server.server import CodetteServer
@@ -45,6 +51,7 @@ CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
+CLOSE_INVALID_DATA = 1007
 CLOSE_INTERNAL = 1011
 # Frames pushed to subscribers are dropped, not queued, once this much is unsent to a slow
 # client: a stale meter frame is worthless and an unbounded queue is a memory leak.
@@ -107,6 +114,8 @@ class WebSocketSession:
                 text = message.get("text")
                 if text is not None:
                     await self._receive_text(text)
+                elif "text_bytes" in message:
+                    await self._receive_text_bytes(message["text_bytes"])
                 else:
                     await self._receive_bytes(message.get("bytes") or b"")
             elif kind == "websocket.disconnect":
@@ -194,6 +203,19 @@ class WebSocketSession:
             self.upload.spool.discard()
             self.upload = None
 
+    async def _receive_text_bytes(self, raw: bytes) -> None:
+        """A text message over 1 MiB, still UTF-8 (see uvicorn_host.LARGE_TEXT_BYTES)."""
+        frame_class = self.policy.classify(len(raw))
+        if frame_class is not FrameClass.NORMAL:
+            await self._receive_large(raw, frame_class)
+            return
+        try:  # a setting allows messages this big: handle it as any other
+            text = raw.decode()
+        except UnicodeDecodeError:
+            await self.close(CLOSE_INVALID_DATA, "invalid UTF-8")  # RFC 6455 §8.1
+            return
+        await self._receive_text(text)
+
     async def _receive_text(self, frame: str) -> None:
         # str.isascii() is O(1) in CPython; encode (O(n)) only non-ASCII frames near a limit.
         size = len(frame)
@@ -201,7 +223,7 @@ class WebSocketSession:
             size = len(frame.encode("utf-8", "surrogatepass"))
         frame_class = self.policy.classify(size)
         if frame_class is not FrameClass.NORMAL:
-            await self._receive_large(frame, size, frame_class)
+            await self._receive_large(frame.encode("utf-8", "surrogatepass"), frame_class)
             return
         try:
             obj = messages.parse_json(frame)
@@ -244,14 +266,16 @@ class WebSocketSession:
             "rate_limited", "Too many messages; slow down", request_id=request_id))
         return False
 
-    async def _receive_large(self, frame: str, size: int, frame_class: FrameClass) -> None:
+    async def _receive_large(self, raw: bytes, frame_class: FrameClass) -> None:
         """Over 1 MiB: only an analyze with audio may be this big.
 
-        Parsing 100 MB of JSON holds the GIL for a tenth of a second, so the frame goes
-        whole to an analysis worker process, which parses, validates and analyses it. A
-        frame that does not even look like an analyze is closed before any parsing.
+        Parsing 100 MB of JSON holds the GIL for a tenth of a second, and so would handing
+        it to another process through a pipe: the frame is written to a spool file from a
+        thread, and an analysis worker reads, parses, validates and analyses it. A frame
+        that does not even look like an analyze is closed before any of that.
         """
-        peek = messages.peek_large(frame)
+        size = len(raw)
+        peek = messages.peek_large(raw)
         self.server.log_in(self.client, peek.type or "<large>", size, "")
         if not peek.may_be_analyze:
             await self._close_too_big(size)
@@ -266,14 +290,19 @@ class WebSocketSession:
                 f"({size} bytes received); send a shorter excerpt or upload the file in "
                 "binary frames"))
             return
-        self._spawn(None, self._run_large(frame, peek, size))
+        self._spawn(None, self._run_large(raw, peek))
 
-    async def _run_large(self, frame: str, peek: messages.LargeFrame, size: int) -> None:
+    async def _run_large(self, raw: bytes, peek: messages.LargeFrame) -> None:
+        path = await asyncio.to_thread(spool_frame, self.server.upload_dir, raw)
+        size = len(raw)
+        del raw  # the file holds it now
         try:
             await self._reply_all(
-                self.server.handler.handle_large(frame, peek, self.client), None)
+                self.server.handler.handle_large(path, peek, self.client), None)
         except MessageTooLarge:
             await self._close_too_big(size)
+        finally:
+            await asyncio.to_thread(discard_file, path)
 
     async def _close_too_big(self, size: int, limit: int | None = None) -> None:
         log.warning("closing %s: %d-byte message over the %d-byte limit",

@@ -102,8 +102,9 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
     return run_job(job)
 
 
-def _run_frame(frame: str) -> dict[str, Any]:
-    """Parse, validate and analyse one oversized ``analyze`` frame, all in the worker.
+def _run_frame(path: str) -> dict[str, Any]:
+    """Read, parse, validate and analyse one oversized ``analyze`` frame, all in the
+    worker; ``path`` is the spool file the server wrote it to (UTF-8 JSON).
 
     Returns ``{"too_large": type}`` if it is not an analyze with audio,
     ``{"error": {code, message, field, request_id}}`` if it breaks the contract, else
@@ -111,8 +112,10 @@ def _run_frame(frame: str) -> dict[str, Any]:
     """
     from codette_desktop.analysis.worker import run_job
 
+    with open(path, "rb") as f:
+        raw = f.read()
     try:
-        obj = messages.parse_json(frame)
+        obj = messages.parse_json(raw)  # json.loads reads UTF-8 bytes, and refuses others
     except ProtocolError:
         return {"too_large": None}
     envelope = obj.get("data") if isinstance(obj, dict) else None
@@ -386,7 +389,7 @@ class AnalysisPool:
         return await self._submit(needs_librosa, _run_job, job, owner=owner,
                                   size=_job_bytes(job))
 
-    async def run_frame(self, frame: str, *, analysis_type: str,
+    async def run_frame(self, frame_path: str, *, analysis_type: str,
                         owner: Hashable = None) -> dict[str, Any]:
         """Parse, validate and analyse an undecoded oversized frame in a worker
         (see :func:`_run_frame`); ``owner`` as for :meth:`run`.
@@ -395,8 +398,8 @@ class AnalysisPool:
         cache can corrupt it. So the caller says which ``analysis_type`` the frame names
         (:func:`codette_desktop.protocol.messages.peek_large`).
         """
-        return await self._submit(analysis_type in LIBROSA_TYPES, _run_frame, frame,
-                                  owner=owner, size=len(frame))
+        return await self._submit(analysis_type in LIBROSA_TYPES, _run_frame, frame_path,
+                                  owner=owner, size=os.path.getsize(frame_path))
 
     async def _submit(self, needs_librosa: bool, fn: Callable[[Any], dict[str, Any]],
                       arg: Any, *, owner: Hashable, size: int) -> dict[str, Any]:

@@ -303,9 +303,9 @@ class CodetteService:
             request, await self.analysis.run(job, owner=client.owner), client)
 
     async def handle_large(
-        self, frame: str, peek: messages.LargeFrame, client: ClientInfo
+        self, frame_path: str, peek: messages.LargeFrame, client: ClientInfo
     ) -> AsyncGenerator[dict[str, Any], None]:
-        outcome = await self.analysis.run_frame(frame, analysis_type=peek.analysis_type,
+        outcome = await self.analysis.run_frame(frame_path, analysis_type=peek.analysis_type,
                                                 owner=client.owner)
         if "too_large" in outcome:
             raise MessageTooLarge(f"a {outcome['too_large']!r} message may not exceed 1 MiB")
