@@ -553,4 +553,11 @@ def qt_notifiers() -> list[Any]:
 
     from PySide6.QtCore import QSocketNotifier
 
-    return [obj for obj in gc.get_objects() if isinstance(obj, QSocketNotifier)]
+    found = []
+    for obj in gc.get_objects():
+        try:
+            if isinstance(obj, QSocketNotifier):
+                found.append(obj)
+        except ReferenceError:  # a dead weak proxy among the objects: not a notifier
+            continue
+    return found
