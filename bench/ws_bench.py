@@ -99,6 +99,8 @@ def main() -> None:
     parser.add_argument("--chats", type=int, default=300)
     parser.add_argument("--http-connections", type=int, default=20)
     parser.add_argument("--http-requests", type=int, default=100, help="per connection")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="measure every server this many times, in turn; medians shown")
     args = parser.parse_args()
 
     chat_body = json.dumps({"message": QUESTIONS[0], "perspective": "mix_engineering"}).encode()
@@ -107,22 +109,29 @@ def main() -> None:
         plain, plain_port = start_baseline("plain")
         stack, stack_port = start_baseline("stack")
         try:
-            results: dict[str, dict[str, float]] = {}
-            for name, port in (("plain", plain_port), ("stack", stack_port), ("app", app.port)):
-                url = f"ws://127.0.0.1:{port}/ws"
-                asyncio.run(probe_pings(url, count=200))  # warm up
-                rtts = asyncio.run(probe_pings(url, count=args.pings))
-                rate = asyncio.run(throughput(url, args.clients, args.per_client))
-                results[name] = {"p50": percentile(rtts, 50), "p99": percentile(rtts, 99),
-                                 "mean": statistics.fmean(rtts), "throughput": rate}
-                if name != "plain":
-                    for route, method, path, body in (("health", "GET", "/health", b""),
-                                                      ("chat", "POST", "/codette/chat",
-                                                       chat_body)):
-                        asyncio.run(http_rate(port, method, path, body, 2, 20))  # warm up
-                        results[name][route] = asyncio.run(http_rate(
-                            port, method, path, body, args.http_connections,
-                            args.http_requests))
+            servers = (("plain", plain_port), ("stack", stack_port), ("app", app.port))
+            rounds: dict[str, list[dict[str, float]]] = {name: [] for name, _ in servers}
+            for round_ in range(args.rounds):
+                # Interleaved, so a noisy moment on a shared machine hits every server.
+                order = servers[round_ % 3:] + servers[:round_ % 3]
+                for name, port in order:
+                    url = f"ws://127.0.0.1:{port}/ws"
+                    asyncio.run(probe_pings(url, count=200))  # warm up
+                    rtts = asyncio.run(probe_pings(url, count=args.pings))
+                    rate = asyncio.run(throughput(url, args.clients, args.per_client))
+                    one = {"p50": percentile(rtts, 50), "p99": percentile(rtts, 99),
+                           "mean": statistics.fmean(rtts), "throughput": rate}
+                    if name != "plain":
+                        for route, method, path, body in (("health", "GET", "/health", b""),
+                                                          ("chat", "POST", "/codette/chat",
+                                                           chat_body)):
+                            asyncio.run(http_rate(port, method, path, body, 2, 20))
+                            one[route] = asyncio.run(http_rate(
+                                port, method, path, body, args.http_connections,
+                                args.http_requests))
+                    rounds[name].append(one)
+            results = {name: {key: statistics.median(r[key] for r in runs)
+                              for key in runs[0]} for name, runs in rounds.items()}
             chats = asyncio.run(chat_times(app.ws_url, args.chats))
         finally:
             app.terminate()
@@ -130,6 +139,7 @@ def main() -> None:
                 stop_process(proc)
 
     p, k, a = results["plain"], results["stack"], results["app"]
+    print(f"medians of {args.rounds} interleaved rounds")
     print(f"WebSocket ping round trip, 1 client, {args.pings} pings (ms)")
     print(f"{'':10}{'p50':>9}{'p99':>9}{'mean':>9}")
     for name, r in results.items():

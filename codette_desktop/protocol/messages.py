@@ -233,10 +233,16 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# One decoder for every message: json.loads with an argument builds a new one per call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def parse_json(text: str | bytes) -> Any:
     try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
+        if not isinstance(text, str):
+            text = text.decode("utf-8")  # bytes (a spooled frame): UTF-8, as RFC 8259 says
+        return _DECODER.decode(text)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise ProtocolError("invalid_json", "Invalid JSON format") from None
 
 

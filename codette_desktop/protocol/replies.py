@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,8 +19,20 @@ ERROR_CODES = frozenset({
 })
 
 
+_second: list[Any] = [-1, ""]  # the last whole second seen, and its formatted prefix
+
+
 def utc_timestamp() -> str:
-    return datetime.now(UTC).isoformat()
+    """Now as ISO-8601 UTC with microseconds (``2026-11-26T07:00:00.123456+00:00``).
+
+    Every server message carries one: the date part is formatted once a second.
+    """
+    now = time.time()
+    second = int(now)
+    if second != _second[0]:
+        _second[0] = second
+        _second[1] = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{_second[1]}.{int((now - second) * 1e6):06d}+00:00"
 
 
 def reply(type_: str, request_id: RequestId = None, **fields: Any) -> dict[str, Any]:

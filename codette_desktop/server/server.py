@@ -19,7 +19,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -53,6 +53,9 @@ from codette_desktop.server.websocket import (
 )
 
 log = logging.getLogger("codette.server")
+# One encoder: json.dumps with an argument builds a new one per call. No NaN/Infinity:
+# they are not JSON (RFC 8259 §6).
+_ENCODER = json.JSONEncoder(allow_nan=False)
 # Scripts and tests wait for this line: app.setup_logging keeps it at INFO at any log level.
 ready_log = logging.getLogger("codette.server.ready")
 
@@ -109,6 +112,8 @@ class CodetteServer:
         self.settings = settings
         self.resources = resources
         self._observer = observer
+        # The per-message log events feed the dashboard only: headless, nobody listens.
+        self._observed: Callable[[], bool] = getattr(observer, "has_observers", lambda: True)
         self._host: EmbeddedServer | None = None
         self._handler: RequestHandler | None = None
         self._clients: dict[str, ClientInfo] = {}
@@ -382,22 +387,24 @@ class CodetteServer:
         if log.isEnabledFor(logging.DEBUG):
             # The type is the client's text: escaped, so no terminal codes reach the log.
             log.debug("WebSocket %s received: %s", client.client_id, messages.printable(type_))
-        self._observer(events.MessageLogged(
-            client_id=client.client_id, direction="in", type=type_, size=size,
-            preview=frame[: events.PREVIEW_CHARS], at=time.time(),
-        ))
+        if self._observed():
+            self._observer(events.MessageLogged(
+                client_id=client.client_id, direction="in", type=type_, size=size,
+                preview=frame[: events.PREVIEW_CHARS], at=time.time(),
+            ))
 
     def log_out(self, client: ClientInfo, type_: str, text: str) -> None:
         client.messages_out += 1
         self.totals["messages_out"] += 1
-        self._observer(events.MessageLogged(
-            client_id=client.client_id, direction="out", type=type_, size=len(text),
-            preview=text[: events.PREVIEW_CHARS], at=time.time(),
-        ))
+        if self._observed():
+            self._observer(events.MessageLogged(
+                client_id=client.client_id, direction="out", type=type_, size=len(text),
+                preview=text[: events.PREVIEW_CHARS], at=time.time(),
+            ))
 
     def encode(self, message: dict[str, Any]) -> str:
         try:
-            return json.dumps(message, allow_nan=False)
+            return _ENCODER.encode(message)
         except ValueError:
             # A NaN/inf slipped through: never put non-JSON on the wire.
             log.exception("reply of type %s is not valid JSON", message.get("type"))

@@ -351,6 +351,12 @@ class WebSocketSession:
         if self.closing:
             raise ClientGone
         size = len(text)
+        if not self.waiting_bytes and not self._lock.locked() and self.writable():
+            # The common case: nothing waits, the socket takes it now. uvicorn's send
+            # returns without suspending, so no lock or accounting is needed around it.
+            await self._transmit(text)
+            self.server.log_out(self.client, message["type"], text)
+            return
         if not self._budget.reserve(self.waiting_bytes, size):
             # Closed, not penalised: a frozen browser tab looks the same and should be able to
             # reconnect once it wakes up.
@@ -407,6 +413,10 @@ class WebSocketSession:
         with contextlib.suppress(ClientGone):
             await self.send(replies.error(exc.code, exc.message, exc.request_id,
                                           field=exc.field))
+
+    def writable(self) -> bool:
+        """Will a send go straight to the socket? (uvicorn waits for a drain otherwise)."""
+        return self._protocol is None or self._protocol.writable.is_set()
 
     def unsent_bytes(self) -> int:
         return self._protocol.unsent_bytes() if self._protocol is not None else 0

@@ -15,6 +15,10 @@ class ObserverHub:
     def __init__(self) -> None:
         self._observers: list[Observer] = []
 
+    def has_observers(self) -> bool:
+        """Anyone listening? Reporters skip building events nobody consumes."""
+        return bool(self._observers)
+
     def add(self, observer: Observer) -> None:
         self._observers.append(observer)
 
