@@ -11,7 +11,10 @@ client's ping round trips (this process; one ping every ``--interval-ms``) for
   (b) one client sends pings as fast as it can, reading the replies, until the server
       closes it; the phase is that client's lifetime, repeated with new clients (each
       from a loopback address of its own, so a new peer) until ``--seconds`` are
-      covered;
+      covered. Control: the same flood on the app while the victim pings a separate
+      plain echo server (bench/baseline_servers.py) — on a small machine the flooding
+      process and the busy app take the CPU the victim's own process needs, which no
+      server can help; the control's ratio is that share;
   (c) one client floods, is closed with 1008, reconnects (refused with 429 during its
       cooldown: it retries at once) and floods again, in a loop;
   (d) 10 subscribers to ``server_status`` and ``audio_levels`` (with the capture token)
@@ -45,6 +48,8 @@ from harness import (
     probe_pings,
     settled_rss_mib,
     start_app,
+    start_baseline,
+    stop_process,
 )
 
 STATUS_INTERVAL_S = 0.1
@@ -200,7 +205,7 @@ def probe(app: AppProcess, args: argparse.Namespace, until: asyncio.Event | None
                                    interval_s=args.interval_ms / 1000, until=until))
 
 
-async def probe_during(app: AppProcess, args: argparse.Namespace, attacker: ClientProcess,
+async def probe_during(url: str, args: argparse.Namespace, attacker: ClientProcess,
                        seq: int) -> tuple[list[float], Any]:
     """Probe until the attacker's command ``seq`` returns (at most ``--seconds`` * 4)."""
     done = asyncio.Event()
@@ -212,7 +217,7 @@ async def probe_during(app: AppProcess, args: argparse.Namespace, attacker: Clie
             done.set()
 
     return await asyncio.gather(probe_pings(
-        app.ws_url, seconds=args.seconds * 4, interval_s=args.interval_ms / 1000,
+        url, seconds=args.seconds * 4, interval_s=args.interval_ms / 1000,
         until=done), wait())
 
 
@@ -228,17 +233,21 @@ def half_open(app: AppProcess, attacker: ClientProcess, args: argparse.Namespace
             f"{counts.get('closed by the server', 0)} closed by the server")
 
 
-def flood(app: AppProcess, attacker: ClientProcess, args: argparse.Namespace) -> Phase:
+def flood(app: AppProcess, attacker: ClientProcess, args: argparse.Namespace,
+          victim_url: str | None = None, addresses: list[str] = FLOOD_ADDRESSES) -> Phase:
     rtts: list[float] = []
     floods = []
     started = time.monotonic()
-    for address in FLOOD_ADDRESSES:
+    for address in addresses:
         if time.monotonic() - started >= args.seconds:
             break
         seq = attacker.send("flood_once", url=app.ws_url, address=address)
-        part, result = asyncio.run(probe_during(app, args, attacker, seq))
+        part, result = asyncio.run(probe_during(victim_url or app.ws_url, args, attacker, seq))
         rtts += part
         floods.append(result)
+    if victim_url is not None:
+        return ("(b) control: victim on plain", rtts, "the victim pinged a plain echo server "
+                "while the same flood hit the app")
     closes = Counter(k for f in floods for k in f if k.startswith("closed"))
     return ("(b) one client floods", rtts,
             f"{len(floods)} clients one after the other, each until closed "
@@ -279,14 +288,27 @@ def silent_subscribers(app: AppProcess, attacker: ClientProcess,
             f"{silent['closed']} closed by the server before they read")
 
 
-PHASES = {"a": half_open, "b": flood, "c": reconnect_flood, "d": silent_subscribers}
+def flood_control(app: AppProcess, attacker: ClientProcess, args: argparse.Namespace
+                  ) -> Phase:
+    plain, port = start_baseline("plain")
+    try:
+        # Addresses of their own: the app's penalties for (b)'s clients still run.
+        return flood(app, attacker, args, victim_url=f"ws://127.0.0.1:{port}/ws",
+                     addresses=FLOOD_ADDRESSES[len(FLOOD_ADDRESSES) // 2:])
+    finally:
+        stop_process(plain)
+
+
+PHASES = {"a": half_open, "b": flood, "B": flood_control, "c": reconnect_flood,
+          "d": silent_subscribers}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=15.0, help="per phase")
     parser.add_argument("--interval-ms", type=float, default=5.0, help="victim ping pacing")
-    parser.add_argument("--phases", default="abcd", help="which of a, b, c, d to run")
+    parser.add_argument("--phases", default="abBcd",
+                        help="which of a, b, B (b's control), c, d to run")
     parser.add_argument("--half-open", type=int, default=500)
     parser.add_argument("--subscribers", type=int, default=10)
     parser.add_argument("--subscriber-seconds", type=float, default=50.0,

@@ -14,7 +14,8 @@ protocol subclasses add what a local server facing any web page needs:
 - :class:`WebSocketProtocol` exposes itself to the ASGI app (``scope["extensions"]``), so
   a connection can be closed even when its client stopped reading: uvicorn's ``send``
   waits for the socket to drain, which for such a client is never. Its reader hands a
-  large payload over without copying it (:func:`read_exact_in_place`).
+  large payload over without copying it (:func:`read_exact_in_place`), and a large read
+  is parsed a slice per turn of the loop, so a flood cannot hold it.
 
 These reach into uvicorn internals, hence the exact version pin in pyproject.toml; the
 integration tests exercise both.
@@ -26,6 +27,7 @@ import asyncio
 import logging
 import socket
 import sys
+import time
 from collections.abc import Generator
 from typing import Any
 
@@ -49,6 +51,11 @@ MAX_QUEUED_MESSAGES = 16
 # Text messages over this size reach the app as ``text_bytes`` (still UTF-8).
 LARGE_TEXT_BYTES = 1024 * 1024
 MAX_QUEUED_BYTES = 1024 * 1024
+# A read of up to 256 KiB of tiny frames (a flood) is thousands of messages: parsed in one
+# callback, it held the loop ~40 ms. Reads are fed to the parser in slices, and after this
+# long the rest waits for the next turn of the loop (reading paused meanwhile).
+FEED_SLICE_BYTES = 4 * 1024
+FEED_TURN_S = 0.0005
 
 
 def read_exact_in_place(reader: StreamReader, n: int) -> Generator[None, None, bytearray]:
@@ -72,12 +79,46 @@ def read_exact_in_place(reader: StreamReader, n: int) -> Generator[None, None, b
 
 class WebSocketProtocol(WebSocketsSansIOProtocol):
     queued_bytes = 0
+    _unfed = b""  # read from the socket, not parsed yet: from _unfed_at on
+    _unfed_at = 0
+    _feed_paused = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         reader = self.conn.reader
         # An instance attribute: websockets' frame parser looks the method up per frame.
         reader.read_exact = lambda n: read_exact_in_place(reader, n)  # type: ignore[method-assign]
+
+    def data_received(self, data: bytes) -> None:
+        if self._unfed:  # reading resumed while an earlier read is being fed: queue behind it
+            self._unfed = self._unfed[self._unfed_at:] + data
+            self._unfed_at = 0
+        elif len(data) <= FEED_SLICE_BYTES:
+            super().data_received(data)
+        else:
+            self._unfed, self._unfed_at = data, 0
+            self._feed()
+
+    def _feed(self) -> None:
+        data = self._unfed
+        turn_ends = time.perf_counter() + FEED_TURN_S
+        while self._unfed_at < len(data):
+            if self.transport.is_closing():
+                break
+            start = self._unfed_at
+            self._unfed_at = start + FEED_SLICE_BYTES
+            super().data_received(data[start:self._unfed_at])
+            if self._unfed_at < len(data) and time.perf_counter() > turn_ends:
+                if not self._feed_paused:
+                    self._feed_paused = True
+                    self.transport.pause_reading()
+                self.loop.call_soon(self._feed)
+                return
+        self._unfed, self._unfed_at = b"", 0
+        if self._feed_paused:
+            self._feed_paused = False
+            if not self.read_paused and not self.transport.is_closing():
+                self.transport.resume_reading()
 
     def send_receive_event_to_app(self) -> None:
         data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
@@ -112,7 +153,8 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         if self.read_paused and self.queue.qsize() <= MAX_QUEUED_MESSAGES // 2 and \
                 self.queued_bytes < MAX_QUEUED_BYTES // 2:
             self.read_paused = False
-            self.transport.resume_reading()
+            if not self._feed_paused:
+                self.transport.resume_reading()
         return message
 
     def handle_connect(self, event: Any) -> None:

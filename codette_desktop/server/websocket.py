@@ -58,7 +58,7 @@ CLOSE_INTERNAL = 1011
 PUSH_BUFFER_LIMIT = 256 * 1024
 CLOSE_SEND_TIMEOUT_S = 1.0
 # A connection with frames waiting lets the others have the loop after this long.
-FAIR_SLICE_S = 0.002
+FAIR_SLICE_S = 0.0005
 
 
 @dataclasses.dataclass(slots=True)
