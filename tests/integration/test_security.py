@@ -193,6 +193,8 @@ def test_clients_that_never_read_are_closed_and_memory_stays_bounded(tmp_path: P
         for client in silent:
             client.close()
         bystander.close()
+        print(f"never-reading clients: RSS baseline {baseline:.0f} MB, peak {peak:.0f} MB, "
+              f"after they left {rss_mb(app):.0f} MB")
         assert peak < 300, f"peak RSS {peak:.0f} MB"
         assert rss_mb(app) < baseline + 50  # back near the baseline after they left
 
