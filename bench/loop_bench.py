@@ -44,7 +44,9 @@ sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(BENCH.parent))
 
 from idle_bench import measure  # noqa: E402
-from ws_bench import percentile, ping_rtts, throughput  # noqa: E402
+from ws_bench import throughput  # noqa: E402
+
+from harness import percentile, probe_pings  # noqa: E402
 
 LOOPS = ("asyncio", "qasync", "fast")
 SERVERS = ("plain", "stack")
@@ -164,8 +166,8 @@ def measure_server(server_kind: str, kind: str, args: argparse.Namespace) -> dic
         line = server.stdout.readline()
         assert line.startswith("READY"), line
         url = f"ws://127.0.0.1:{int(line.split()[1])}/ws"
-        asyncio.run(ping_rtts(url, 200))  # warm up
-        figures["ping_p50"] = percentile(asyncio.run(ping_rtts(url, args.pings)), 50)
+        asyncio.run(probe_pings(url, count=200))  # warm up
+        figures["ping_p50"] = percentile(asyncio.run(probe_pings(url, count=args.pings)), 50)
         cpu = psutil.Process(server.pid)
         rates, costs = [], []
         for _ in range(args.repeats):  # best of: other load only ever slows a run down

@@ -8,9 +8,11 @@ way asyncio itself does: ``call_soon`` appends to the loop's ready queue, ``call
 ``call_at`` push onto its timer heap, and one single-shot :class:`QTimer` — armed for 0 ms
 while anything is ready, else for the earliest deadline, else stopped — runs one asyncio
 iteration per Qt iteration: the timers that are due, then every callback that was ready
-when the batch started. Callbacks scheduled by the batch wait for the next one, after Qt
-has processed its own events, so a callback that reschedules itself forever cannot starve
-the GUI (the bound ``asyncio.BaseEventLoop._run_once`` uses).
+when the batch started. What a batch makes ready runs in further rounds of the same tick,
+each after a poll of the sockets, as asyncio's own loop would run it, for at most
+``ROUNDS_BUDGET_S``; then Qt processes its own events, so a callback that reschedules
+itself forever cannot starve the GUI. A socket that turns readable runs its batch from the
+notifier at once.
 
 Usage::
 
@@ -59,6 +61,10 @@ from PySide6.QtCore import QCoreApplication, QObject, QSocketNotifier, Qt, QTime
 # an int of milliseconds, and asyncio caps its own poll timeout at one day too
 # (base_events.MAXIMUM_SELECT_TIMEOUT).
 MAX_TIMER_MS = 24 * 3600 * 1000
+
+# One tick runs rounds of ready callbacks (with a socket poll before each) for at most
+# this long before Qt processes its own events: the GUI waits a millisecond at most.
+ROUNDS_BUDGET_S = 0.001
 
 # Like asyncio's _run_once: rebuild the timer heap when over half of more than this many
 # entries are cancelled, so that cancelled far-off timeouts do not pile up.
@@ -204,8 +210,13 @@ class FastQEventLoop(qasync.QEventLoop):
         if self.is_closed():
             return
         self._process_events(self._selector.select(0))
-        if self._ready and not self._tick_due_now:
-            self._wake()
+        if self._in_batch:  # a nested Qt event loop inside a callback: the batch re-arms
+            if self._ready:
+                self._wake()
+            return
+        # Run the batch now, as asyncio's _run_once runs it right after the poll: waiting
+        # for a 0 ms timer cost every read a second pass through Qt's event loop.
+        self._on_tick_timeout()
 
     def _add_callback(self, handle: asyncio.Handle) -> None:
         # asyncio queues signal handlers (add_signal_handler) through this and then calls
@@ -248,6 +259,14 @@ class FastQEventLoop(qasync.QEventLoop):
         self._in_batch = True
         try:
             self._run_batch()
+            # What the batch made ready runs now too, after a poll of the sockets, as
+            # asyncio's loop would; Qt gets its turn after ROUNDS_BUDGET_S at the latest.
+            # A Qt pass per round cost each request two more trips through Qt's loop.
+            rounds_end = self.time() + ROUNDS_BUDGET_S
+            while self._ready and self.is_running() and self.time() < rounds_end:
+                if "_io_notifier" in self.__dict__:
+                    self._process_events(self._selector.select(0))
+                self._run_batch()
         finally:
             self._in_batch = False
             self._arm()

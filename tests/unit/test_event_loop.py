@@ -301,6 +301,35 @@ def test_a_self_rescheduling_callback_does_not_starve_qt(loop: FastQEventLoop) -
     assert all(later > earlier for earlier, later in itertools.pairwise(qt_ticks)), qt_ticks
 
 
+def test_what_a_batch_makes_ready_runs_in_the_same_qt_pass(loop: FastQEventLoop) -> None:
+    """A request is a chain of callbacks (read, task step, reply): each link used to wait
+    for a pass through Qt's event loop. A repeating 0 ms Qt timer counts the passes."""
+    qt_passes = 0
+
+    def count_pass() -> None:
+        nonlocal qt_passes
+        qt_passes += 1
+
+    async def chain(links: int) -> int:
+        start = qt_passes
+        for _ in range(links):
+            await asyncio.sleep(0)  # one more ready callback, made by the one running
+        return qt_passes - start
+
+    timer = QTimer()
+    timer.setInterval(0)
+    timer.timeout.connect(count_pass)
+    timer.start()
+    try:
+        run(loop, chain(10))  # warm up
+        passes = run(loop, chain(500))
+    finally:
+        timer.stop()
+    assert qt_passes > 0  # the counter does count Qt's passes
+    # 500 links of ~10 µs: a handful of 1 ms rounds, not 500 Qt passes.
+    assert passes < 100, passes
+
+
 def test_a_self_rescheduling_callback_does_not_starve_io_or_timers(
     loop: FastQEventLoop,
 ) -> None:
