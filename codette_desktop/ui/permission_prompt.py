@@ -12,71 +12,74 @@ Both are non-modal: the server keeps serving while they are open.
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QMessageBox, QPushButton, QWidget
 
 ALLOW = "allow"
 DENY = "deny"
 
 
-class OriginPrompt(QMessageBox):
-    """Signals:
-        answered(str origin, str answer): ``"allow"`` or ``"deny"`` (closing counts as deny).
+class _PermissionPrompt(QMessageBox):
+    """A non-modal question whose buttons map to answers; Deny is the default and Escape.
+
+    Signals:
+        answered(str origin, str answer): the answer of the button clicked.
     """
 
     answered = Signal(str, str)
 
-    def __init__(self, origin: str, parent: QWidget | None = None) -> None:
+    def __init__(self, origin: str, name: str, title: str, text: str, detail: str,
+                 buttons: list[tuple[str, QMessageBox.ButtonRole, str]],
+                 parent: QWidget | None) -> None:
         super().__init__(parent)
         self.origin = origin
-        self.setObjectName("origin-prompt")
+        self.setObjectName(name)
         self.setIcon(QMessageBox.Icon.Question)
-        self.setWindowTitle("Allow a web page?")
-        shown = "a local file or sandboxed page (Origin: null)" if origin == "null" else origin
-        self.setText(f"A web page at <b>{shown}</b> tried to connect to Codette Desktop.")
-        self.setInformativeText(
-            "Allow it only if it is your DAW or a tool you trust: an allowed page can chat, "
-            "analyse audio and read its own history. You can remove it later in Settings.")
-        self.allow_button = self.addButton("Allow", QMessageBox.ButtonRole.AcceptRole)
-        self.deny_button = self.addButton("Deny", QMessageBox.ButtonRole.RejectRole)
+        self.setWindowTitle(title)
+        self.setText(text)
+        self.setInformativeText(detail)
+        self._answers: dict[object, str] = {}
+        self.answer_buttons: list[QPushButton] = []  # in the order given, Deny last
+        for label, role, answer in [*buttons, ("Deny", QMessageBox.ButtonRole.RejectRole, DENY)]:
+            button = self.addButton(label, role)
+            self._answers[button] = answer
+            self.answer_buttons.append(button)
+        self.deny_button = self.answer_buttons[-1]
         self.setDefaultButton(self.deny_button)
         self.setEscapeButton(self.deny_button)
         self.setModal(False)
         self.buttonClicked.connect(self._on_button_clicked)
 
     def _on_button_clicked(self, button: object) -> None:
-        self.answered.emit(self.origin, ALLOW if button is self.allow_button else DENY)
+        self.answered.emit(self.origin, self._answers.get(button, DENY))
+
+
+class OriginPrompt(_PermissionPrompt):
+    """``answered``: ``"allow"`` or ``"deny"`` (closing counts as deny)."""
+
+    def __init__(self, origin: str, parent: QWidget | None = None) -> None:
+        shown = "a local file or sandboxed page (Origin: null)" if origin == "null" else origin
+        super().__init__(
+            origin, "origin-prompt", "Allow a web page?",
+            f"A web page at <b>{shown}</b> tried to connect to Codette Desktop.",
+            "Allow it only if it is your DAW or a tool you trust: an allowed page can chat, "
+            "analyse audio and read its own history. You can remove it later in Settings.",
+            [("Allow", QMessageBox.ButtonRole.AcceptRole, ALLOW)], parent)
+        self.allow_button = self.answer_buttons[0]
 
 
 ONCE = "once"
 ALWAYS = "always"
 
 
-class MicrophonePrompt(QMessageBox):
-    """Signals:
-        answered(str origin, str answer): ``"once"``, ``"always"`` or ``"deny"``.
-    """
-
-    answered = Signal(str, str)
+class MicrophonePrompt(_PermissionPrompt):
+    """``answered``: ``"once"``, ``"always"`` or ``"deny"``."""
 
     def __init__(self, origin: str, device: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.origin = origin
-        self.setObjectName("microphone-prompt")
-        self.setIcon(QMessageBox.Icon.Question)
-        self.setWindowTitle("Allow microphone access?")
-        self.setText(f"Allow <b>{origin}</b> to use <b>{device}</b>?")
-        self.setInformativeText(
+        super().__init__(
+            origin, "microphone-prompt", "Allow microphone access?",
+            f"Allow <b>{origin}</b> to use <b>{device}</b>?",
             "The page will hear what this input records and can analyse it. \"Always\" "
-            "can be revoked in Settings.")
-        self.once_button = self.addButton("Allow once", QMessageBox.ButtonRole.AcceptRole)
-        self.always_button = self.addButton("Always", QMessageBox.ButtonRole.YesRole)
-        self.deny_button = self.addButton("Deny", QMessageBox.ButtonRole.RejectRole)
-        self.setDefaultButton(self.deny_button)
-        self.setEscapeButton(self.deny_button)
-        self.setModal(False)
-        self.buttonClicked.connect(self._on_button_clicked)
-
-    def _on_button_clicked(self, button: object) -> None:
-        answer = ONCE if button is self.once_button else \
-            ALWAYS if button is self.always_button else DENY
-        self.answered.emit(self.origin, answer)
+            "can be revoked in Settings.",
+            [("Allow once", QMessageBox.ButtonRole.AcceptRole, ONCE),
+             ("Always", QMessageBox.ButtonRole.YesRole, ALWAYS)], parent)
+        self.once_button, self.always_button = self.answer_buttons[:2]

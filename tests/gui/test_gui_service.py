@@ -257,3 +257,46 @@ def test_denying_a_page_keeps_it_out_and_stops_asking(
 
     qasync_loop.run_until_complete(scenario())
     assert page not in ui.bridge.settings.allowed_origins
+
+
+async def capture_start(ws: ClientConnection) -> dict[str, Any]:
+    await ws.send(json.dumps({"type": "capture_start", "id": "mic"}))
+    while (reply := json.loads(await asyncio.wait_for(ws.recv(), 20)))["type"] not in (
+            "error", "capture_status"):
+        pass
+    return reply
+
+
+@pytest.mark.parametrize("button", ["always_button", "deny_button"])
+def test_a_page_asking_for_the_microphone_is_asked_about_and_the_answer_kept(
+        button: str, qtbot: QtBot, codette_app: Any, ui: DesktopUI,
+        qasync_loop: asyncio.AbstractEventLoop) -> None:
+    page = "http://localhost:5173"
+
+    async def scenario() -> dict[str, Any]:
+        await codette_app.service.start()
+        ws = await open_client(ui.bridge.url, origin=page)
+        refused = await capture_start(ws)
+        assert (refused["type"], refused.get("code")) == ("error", "not_authorized")
+        await wait_for(lambda: page in ui.microphone_prompts, what="the microphone prompt")
+        prompt = ui.microphone_prompts[page]
+        assert f"Allow <b>{page}</b> to use" in prompt.text()
+        assert [b.text() for b in prompt.answer_buttons] == ["Allow once", "Always", "Deny"]
+        qtbot.mouseClick(getattr(prompt, button), Qt.MouseButton.LeftButton)
+        await wait_for(lambda: page not in ui.microphone_prompts, what="the prompt to close")
+        again = await capture_start(ws)
+        if again["type"] == "capture_status":
+            await ws.send(json.dumps({"type": "capture_stop"}))
+        await ws.close()
+        return again
+
+    again = qasync_loop.run_until_complete(scenario())
+    saved = json.loads(ui.bridge.settings.settings_path.read_text())
+    if button == "always_button":
+        assert page in saved["capture_allowed_origins"]
+        # Allowed now: started, or refused for the device, never for permission.
+        assert again.get("code") != "not_authorized", again
+    else:
+        assert page in saved["capture_denied_origins"]
+        assert (again["type"], again.get("code")) == ("error", "not_authorized")
+        assert page not in ui.microphone_prompts  # a denied page is not asked again

@@ -6,12 +6,8 @@ Selenium/Playwright is needed; only the Debian ``chromium`` package.
 
 from __future__ import annotations
 
-import http.server
 import json
 import re
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,7 +15,7 @@ from websockets.sync.client import connect
 
 from codette_desktop import PROTOCOL_VERSION, __version__
 
-from _chromium import Chromium, Page, find_chromium
+from _chromium import Chromium, Page, find_chromium, serve_page
 from app_process import AppProcess, running_app
 
 pytestmark = [
@@ -187,33 +183,6 @@ ws.onclose = (e) => { probe.closed = true; probe.code = e.code; };
 </script>"""
 
 
-class _ProbeHandler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = PROBE_PAGE.encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@contextmanager
-def probe_server() -> Iterator[str]:
-    """A page on another port of 127.0.0.1: a different origin from the app's."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ProbeHandler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-
-
 def run_probe(page: Page, origin: str, ws_url: str) -> dict[str, object]:
     page.navigate(f"{origin}/probe?ws={ws_url}")
     result: dict[str, object] = page.wait_for(
@@ -223,7 +192,7 @@ def run_probe(page: Page, origin: str, ws_url: str) -> dict[str, object]:
 
 
 def test_page_from_a_disallowed_origin_cannot_connect(tmp_path: Path) -> None:
-    with probe_server() as allowed, probe_server() as denied:
+    with serve_page(PROBE_PAGE) as allowed, serve_page(PROBE_PAGE) as denied:
         env = {"CODETTE_ALLOWED_ORIGINS": allowed}  # only this other origin is allowed
         args = ("--headless", "--port", "0", "--log-level", "DEBUG")
         with running_app(tmp_path / "data", args, env=env) as app, \

@@ -9,17 +9,13 @@ can read is a reply the frontend can read.
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from _chromium import Chromium, find_chromium
+from _chromium import Chromium, find_chromium, serve_page
 from app_process import running_app
 
 pytestmark = [
@@ -101,36 +97,10 @@ run();
 </script>"""
 
 
-class _PageHandler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = PAGE.encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@contextmanager
-def page_server() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _PageHandler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-
-
 def test_the_frontends_calls_are_readable_by_a_page(tmp_path: Path) -> None:
     from urllib.parse import quote
 
-    with page_server() as origin, \
+    with serve_page(PAGE) as origin, \
             running_app(tmp_path / "data", env={"CODETTE_ALLOWED_ORIGINS": origin}) as app, \
             Chromium(tmp_path) as browser:
         page = browser.new_page()
