@@ -3,6 +3,8 @@ client's pings without this one's work (masking, sending) competing in the same 
 
     python tests/upload_client.py ws|json|http URL FILE [analysis_type]
 
+(``json`` sends the format its suffix names; the others send WAV.)
+
 Prints one JSON line: the WebSocket replies to the upload (progress and the analysis), or
 the HTTP status, CORS header and body.
 """
@@ -38,12 +40,12 @@ def over_websocket(url: str, audio: bytes, analysis_type: str) -> dict:
                 return {"replies": replies}
 
 
-def as_base64_json(url: str, audio: bytes, analysis_type: str) -> dict:
+def as_base64_json(url: str, audio: bytes, analysis_type: str, fmt: str = "wav") -> dict:
     """The older path: the file as base64 inside one JSON ``analyze`` message."""
     with connect(url, max_size=None, open_timeout=30) as ws:
         ws.recv()  # the welcome
         ws.send(json.dumps({"type": "analyze", "id": "up", "analysis_type": analysis_type,
-                            "audio": {"format": "wav",
+                            "audio": {"format": fmt,
                                       "data": base64.b64encode(audio).decode()}}))
         while True:
             reply = json.loads(ws.recv(timeout=300))
@@ -72,6 +74,8 @@ if __name__ == "__main__":
     analysis_type = sys.argv[4] if len(sys.argv) > 4 else "loudness"
     with open(path, "rb") as f:
         data = f.read()
-    send = {"ws": over_websocket, "json": as_base64_json, "http": over_http}[kind]
-    result = send(url, data, analysis_type)
+    if kind == "json":  # the format named by the file's suffix
+        result = as_base64_json(url, data, analysis_type, path.rsplit(".", 1)[-1])
+    else:
+        result = {"ws": over_websocket, "http": over_http}[kind](url, data, analysis_type)
     print(json.dumps(result))

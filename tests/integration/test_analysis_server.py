@@ -7,7 +7,8 @@ import base64
 import io
 import json
 import re
-import threading
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from app_process import AppProcess, running_app
+from app_process import REPO, AppProcess, running_app
 from conftest import Client
 
 RATE = 48000
@@ -151,39 +152,42 @@ def test_pings_stay_fast_during_a_six_minute_analysis(tmp_path: Path) -> None:
     """Issue 3: while a 6-minute analysis runs, other clients' pings take < 20 ms.
 
     Timing starts when the worker says it is analysing (the upload itself is the
-    client's time, not the analysis's) and ends with the analysis_response.
+    client's time, not the analysis's) and ends with the analysis_response. The analysing
+    client is a process of its own: in this one, parsing its reply (or a garbage
+    collection of pytest's heap) would hold the pinging thread, not the server.
     """
     rate = 44100
     rng = np.random.default_rng(7)
     music = 0.1 * rng.standard_normal((rate * 360, 2)).astype(np.float32)
-    audio = encoded(music, "flac", rate, subtype="PCM_16")
-    with running_app(tmp_path) as app:
-        analyst, pinger = Client(app.ws_url), Client(app.ws_url)
-        result: dict[str, Any] = {}
-
-        def run_analysis() -> None:
-            result["reply"] = analyze(analyst, audio, "full", timeout=300)
-
-        worker = threading.Thread(target=run_analysis)
-        worker.start()
-        app.wait_for_line(r"analysing 360\.0 s of 2-channel audio", timeout=120)
+    audio_file = tmp_path / "six-minutes.flac"
+    sf.write(audio_file, music, rate, format="FLAC", subtype="PCM_16")
+    with running_app(tmp_path / "app") as app:
+        analyst = subprocess.Popen(
+            [sys.executable, str(REPO / "tests" / "upload_client.py"), "json", app.ws_url,
+             str(audio_file), "full"], stdout=subprocess.PIPE, text=True)
+        pinger = Client(app.ws_url)
         rtts = []
         try:
-            while worker.is_alive():
+            app.wait_for_line(r"analysing 360\.0 s of 2-channel audio", timeout=120)
+            while analyst.poll() is None:
                 start = time.perf_counter()
                 reply = pinger.request({"type": "ping"})
                 rtts.append((time.perf_counter() - start) * 1000)
                 assert reply["type"] == "pong"
                 time.sleep(0.02)  # pacing of the probe, not a wait for a condition
-            worker.join()
+            out, _ = analyst.communicate(timeout=300)
         finally:
-            analyst.close()
+            analyst.kill()
             pinger.close()
-    assert result["reply"]["status"] == "success"
-    assert result["reply"]["analysis"]["measurements"]["duration_s"] == pytest.approx(360, 0.01)
+    assert analyst.returncode == 0, out
+    final = json.loads(out)["replies"][-1]
+    assert final["status"] == "success", final
+    assert final["analysis"]["measurements"]["duration_s"] == pytest.approx(360, 0.01)
     assert len(rtts) > 20
     rtts.sort()
     p99 = rtts[int(len(rtts) * 0.99)]
+    print(f"pings during the analysis: p99 {p99:.1f} ms, worst {rtts[-1]:.1f} ms over "
+          f"{len(rtts)}")
     assert p99 < 20, f"p99 {p99:.1f} ms over {len(rtts)} pings"
 
 
