@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import http.server
 import json
 import os
 import shutil
 import signal
 import subprocess
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -33,34 +30,6 @@ POLL_S = 0.05
 COMMAND_TIMEOUT_S = 15.0
 START_TIMEOUT_S = 30.0
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-
-
-@contextlib.contextmanager
-def serve_page(html: str) -> Iterator[str]:
-    """Serve ``html`` at every path of a new port of 127.0.0.1; yields its origin (a
-    different origin from the app's)."""
-    body = html.encode()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 def find_chromium() -> str | None:

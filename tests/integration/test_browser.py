@@ -11,11 +11,12 @@ import re
 from pathlib import Path
 
 import pytest
+from static_server import serve_static
 from websockets.sync.client import connect
 
 from codette_desktop import PROTOCOL_VERSION, __version__
 
-from _chromium import Chromium, Page, find_chromium, serve_page
+from _chromium import Chromium, Page, find_chromium
 from app_process import AppProcess, running_app
 
 pytestmark = [
@@ -192,7 +193,7 @@ def run_probe(page: Page, origin: str, ws_url: str) -> dict[str, object]:
 
 
 def test_page_from_a_disallowed_origin_cannot_connect(tmp_path: Path) -> None:
-    with serve_page(PROBE_PAGE) as allowed, serve_page(PROBE_PAGE) as denied:
+    with serve_static(PROBE_PAGE.encode()) as allowed, serve_static(PROBE_PAGE.encode()) as denied:
         env = {"CODETTE_ALLOWED_ORIGINS": allowed}  # only this other origin is allowed
         args = ("--headless", "--port", "0", "--log-level", "DEBUG")
         with running_app(tmp_path / "data", args, env=env) as app, \

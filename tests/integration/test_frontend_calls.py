@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from static_server import serve_static
 
-from _chromium import Chromium, find_chromium, serve_page
+from _chromium import Chromium, find_chromium
 from app_process import running_app
 
 pytestmark = [
@@ -100,7 +101,7 @@ run();
 def test_the_frontends_calls_are_readable_by_a_page(tmp_path: Path) -> None:
     from urllib.parse import quote
 
-    with serve_page(PAGE) as origin, \
+    with serve_static(PAGE.encode()) as origin, \
             running_app(tmp_path / "data", env={"CODETTE_ALLOWED_ORIGINS": origin}) as app, \
             Chromium(tmp_path) as browser:
         page = browser.new_page()

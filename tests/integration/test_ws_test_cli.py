@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from static_server import serve_static
 from websockets.sync.server import ServerConnection, serve
 
 from app_process import AppProcess, running_app
@@ -85,31 +86,8 @@ def test_http_mode_checks_the_frontends_routes(app_server: AppProcess) -> None:
 
 def test_http_mode_fails_when_a_reply_lacks_the_cors_header() -> None:
     """A server whose replies a page could not read (no CORS header) fails the check."""
-    import http.server
-    import threading
-
-    class NoCors(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = b'{"status": "healthy"}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NoCors)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        port = server.server_address[1]
-        result = run_cli("--http", "--url", f"ws://127.0.0.1:{port}/ws")
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serve_static(b'{"status": "healthy"}', "application/json") as origin:
+        result = run_cli("--http", "--url", origin.replace("http://", "ws://") + "/ws")
     assert result.returncode == 1
     assert "no Access-Control-Allow-Origin: http://localhost:5173" in result.stdout
 
