@@ -347,7 +347,7 @@ class AnalysisPool:
         failure = await self._warm_worker(worker)
         if failure is not None and not self._cache_refreshed:
             self._report(lane, f"its warm-up failed ({failure})", restarted=True)
-            self._refresh_cache(worker)
+            await self._refresh_cache(worker)
             failure = await self._warm_worker(worker)
         if failure is not None:
             self._give_up(lane, f"its warm-up failed twice, the second time with a fresh "
@@ -371,12 +371,13 @@ class AnalysisPool:
         self._worker_warmup_s = float(outcome["seconds"])
         return None
 
-    def _refresh_cache(self, worker: _Worker) -> None:
+    async def _refresh_cache(self, worker: _Worker) -> None:
         """End ``worker``, wipe the numba cache and start a new worker on an empty one."""
         worker.close()
-        log.warning("wiping the numba cache %s", self.numba_dir)
-        shutil.rmtree(self.numba_dir, ignore_errors=True)
         self._cache_refreshed = True
+        log.warning("wiping the numba cache %s", self.numba_dir)
+        # Hundreds of files: in a thread, not on the event loop.
+        await asyncio.to_thread(shutil.rmtree, self.numba_dir, ignore_errors=True)
         worker.restart()
 
     async def run(self, job: dict[str, Any], *, owner: Hashable = None) -> dict[str, Any]:
@@ -499,7 +500,7 @@ class AnalysisPool:
         """A new process for ``worker`` (warmed, for the full lane); None or the lane's
         failure if it cannot be brought back."""
         if fresh_cache:
-            self._refresh_cache(worker)
+            await self._refresh_cache(worker)
         else:
             worker.restart()
         if lane is not self._full:
@@ -517,11 +518,15 @@ class AnalysisPool:
                         "restart the app to try again")
         log.error("%s", lane.failure)
         self._report(lane, why, restarted=False)
+        self._answer_waiting(lane, lane.failure)
+        return lane.failure
+
+    def _answer_waiting(self, lane: _Lane, failure: str) -> None:
+        """Take every job still waiting in ``lane`` off its queue, answered ``failure``."""
         for job in lane.queue.drain():
             self._finished(job)
             if not job.outcome.done():
-                job.outcome.set_result(AnalysisError(lane.failure))
-        return lane.failure
+                job.outcome.set_result(AnalysisError(failure))
 
     def _report(self, lane: _Lane, reason: str, *, restarted: bool) -> None:
         self._observer(events.AnalysisWorkerFailed(worker=lane.name, reason=reason,
@@ -535,10 +540,7 @@ class AnalysisPool:
         for task in list(self._tasks):
             task.cancel()
         for lane in lanes:
-            for job in lane.queue.drain():
-                self._finished(job)
-                if not job.outcome.done():
-                    job.outcome.set_result(AnalysisError(_STOPPED))
+            self._answer_waiting(lane, _STOPPED)
             for worker in lane.workers:
                 # A long analysis must not hold up shutdown: end the workers outright.
                 worker.close()
