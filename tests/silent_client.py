@@ -44,6 +44,7 @@ class SilentClient:
         assert self.protocol.handshake_exc is None
         self.closed = False
         self.received: Counter[str] = Counter()  # message types read so far
+        self._backlog: list[dict[str, Any]] = []  # read, not taken by next_message yet
 
     def _flush(self) -> None:
         for chunk in self.protocol.data_to_send():
@@ -83,6 +84,20 @@ class SilentClient:
             if not data:
                 raise ConnectionError(f"closed before a {type_!r} came")
             self.protocol.receive_data(data)
+
+    def next_message(self, timeout: float = 10.0) -> dict[str, Any]:
+        """The next message, in the order the server sent them (reading as needed)."""
+        deadline = time.monotonic() + timeout
+        while not self._backlog:
+            self._backlog.extend(self._messages())
+            if self._backlog:
+                break
+            self.sock.settimeout(max(0.001, deadline - time.monotonic()))
+            data = self.sock.recv(65536)
+            if not data:
+                raise ConnectionError("closed before the next message came")
+            self.protocol.receive_data(data)
+        return self._backlog.pop(0)
 
     def _messages(self) -> list[dict[str, Any]]:
         out = []

@@ -105,8 +105,15 @@ class FastQEventLoop(qasync.QEventLoop):
         self._tick.setSingleShot(True)
         # A coarse timer may fire up to 5 % early or late; deadlines need the millisecond.
         self._tick.setTimerType(Qt.TimerType.PreciseTimer)
-        self._tick.timeout.connect(self._on_tick_timeout)
+        self._tick.timeout.connect(self._on_tick_fired)
         self._tick_due_now = False  # armed at 0 ms because callbacks are ready
+        # The deadline the armed tick serves (loop time; 0.0: at once), None if stopped. Kept
+        # here so that a batch that leaves the earliest deadline as it was does not restart
+        # the Qt timer (a binding call and a timer re-registration per batch).
+        self._tick_at: float | None = None
+        # Mirrors the notifier's enabled state: isEnabled()/setEnabled() per batch were
+        # binding calls on every request's path.
+        self._io_enabled = True
         self._in_batch = False
         self._thread_waker = _ThreadWaker()
         self._thread_waker.woke.connect(self._on_thread_waker_woke)
@@ -205,18 +212,25 @@ class FastQEventLoop(qasync.QEventLoop):
 
     def _on_io_notifier_activated(self) -> None:
         # Level-triggered: the selector stays readable until the queued callbacks have read
-        # their sockets, so the notifier rests until the batch has run (_arm wakes it).
-        self._io_notifier.setEnabled(False)
-        if self.is_closed():
+        # their sockets. The batch below reads them at once; where it cannot run, the
+        # notifier rests until it has (_arm wakes it), or Qt would call this in a spin.
+        if self.is_closed() or not self.is_running():
+            self._disable_io_notifier()
             return
         self._process_events(self._selector.select(0))
         if self._in_batch:  # a nested Qt event loop inside a callback: the batch re-arms
+            self._disable_io_notifier()
             if self._ready:
                 self._wake()
             return
         # Run the batch now, as asyncio's _run_once runs it right after the poll: waiting
         # for a 0 ms timer cost every read a second pass through Qt's event loop.
         self._on_tick_timeout()
+
+    def _disable_io_notifier(self) -> None:
+        if self._io_enabled:
+            self._io_enabled = False
+            self._io_notifier.setEnabled(False)
 
     def _add_callback(self, handle: asyncio.Handle) -> None:
         # asyncio queues signal handlers (add_signal_handler) through this and then calls
@@ -232,23 +246,35 @@ class FastQEventLoop(qasync.QEventLoop):
         self._tick_due_now = True
         if not self._in_batch:  # the batch re-arms the timer when it ends
             self._tick.start(0)
+            self._tick_at = 0.0
 
     def _arm(self) -> None:
         """Point the tick at what comes next: ready callbacks, the earliest timer, or idle."""
-        notifier = self.__dict__.get("_io_notifier")
-        if notifier is not None and not notifier.isEnabled() and self.is_running():
-            notifier.setEnabled(True)  # after a batch: sockets may be ready again
+        if not self._io_enabled and self.is_running():
+            self._io_enabled = True
+            self._io_notifier.setEnabled(True)  # after a batch: sockets may be ready again
         if self._ready:
             self._tick_due_now = True
             self._tick.start(0)
+            self._tick_at = 0.0
         elif self._scheduled:
             self._tick_due_now = False
+            when = self._scheduled[0]._when
+            if self._tick_at is not None and self._tick_at <= when:
+                return  # armed early enough already: it fires, finds nothing due, re-arms
             # Round up: a deadline is due only once loop.time() has reached it.
-            delay_ms = math.ceil((self._scheduled[0]._when - self.time()) * 1000)
-            self._tick.start(min(max(delay_ms, 0), MAX_TIMER_MS))
+            delay_ms = min(max(math.ceil((when - self.time()) * 1000), 0), MAX_TIMER_MS)
+            self._tick.start(delay_ms)
+            self._tick_at = when
         else:
             self._tick_due_now = False
-            self._tick.stop()  # idle: no Qt timer at all, so the process sleeps
+            if self._tick_at is not None:
+                self._tick.stop()  # idle: no Qt timer at all, so the process sleeps
+                self._tick_at = None
+
+    def _on_tick_fired(self) -> None:
+        self._tick_at = None  # single-shot: it is stopped now
+        self._on_tick_timeout()
 
     def _on_tick_timeout(self) -> None:
         if not self.is_running():
@@ -338,8 +364,9 @@ class FastQEventLoop(qasync.QEventLoop):
     def close(self) -> None:
         notifier = self.__dict__.get("_io_notifier")
         if notifier is not None:
-            notifier.setEnabled(False)  # before asyncio's close() closes the selector
+            self._disable_io_notifier()  # before asyncio's close() closes the selector
             notifier.activated.disconnect()
         super().close()  # asyncio's close() empties the ready queue and the timer heap
         self._tick.stop()
+        self._tick_at = None
         self._tick_due_now = False

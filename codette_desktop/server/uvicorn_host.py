@@ -15,7 +15,10 @@ protocol subclasses add what a local server facing any web page needs:
   a connection can be closed even when its client stopped reading: uvicorn's ``send``
   waits for the socket to drain, which for such a client is never. Its reader hands a
   large payload over without copying it (:func:`read_exact_in_place`), and a large read
-  is parsed a slice per turn of the loop, so a flood cannot hold it.
+  is parsed a slice per turn of the loop, so a flood cannot hold it. Small text messages
+  can be taken inline (:attr:`WebSocketProtocol.inline_receiver`) instead of through the
+  ASGI queue and a task wake-up, and what one read makes the server write goes out in one
+  ``send`` (:class:`CorkedTransport`).
 
 These reach into uvicorn internals, hence the exact version pin in pyproject.toml; the
 integration tests exercise both.
@@ -28,13 +31,15 @@ import logging
 import socket
 import sys
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import uvicorn
 from uvicorn.lifespan.off import LifespanOff
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.exceptions import InvalidState
 from websockets.streams import StreamReader
 
 log = logging.getLogger("codette.server")
@@ -56,6 +61,12 @@ MAX_QUEUED_BYTES = 1024 * 1024
 # long the rest waits for the next turn of the loop (reading paused meanwhile).
 FEED_SLICE_BYTES = 4 * 1024
 FEED_TURN_S = 0.0005
+# At most this many messages of one read are handled inline; the rest wait in the queue
+# for the app's task, which lets other connections have the loop between slices.
+INLINE_MESSAGES_PER_READ = 16
+# Replies held back while a read is handled (see CorkedTransport) beyond this many bytes
+# make the next reply wait for the socket, as a full transport buffer does.
+CORK_LIMIT_BYTES = 64 * 1024
 
 
 def read_exact_in_place(reader: StreamReader, n: int) -> Generator[None, None, bytearray]:
@@ -77,8 +88,77 @@ def read_exact_in_place(reader: StreamReader, n: int) -> Generator[None, None, b
     return payload
 
 
-class WebSocketProtocol(WebSocketsSansIOProtocol):
+class CorkedTransport:
+    """A transport that holds back writes while corked and sends them as one on uncork.
+
+    While a read is handled, each reply would otherwise be a ``send`` of its own: ten
+    pings in one read cost ten system calls. Everything the protocol writes goes through
+    here (replies, pongs, close frames), so the order on the wire is the order written.
+    """
+
+    __slots__ = ("corked", "held", "held_bytes", "transport")
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self.transport = transport
+        self.corked = False
+        self.held: list[bytes] = []
+        self.held_bytes = 0
+
+    def write(self, data: bytes) -> None:
+        if self.corked:
+            self.held.append(data)
+            self.held_bytes += len(data)
+        else:
+            self.transport.write(data)
+
+    def uncork(self) -> None:
+        self.corked = False
+        if self.held:
+            data = self.held[0] if len(self.held) == 1 else b"".join(self.held)
+            self.held, self.held_bytes = [], 0
+            if not self.transport.is_closing():
+                self.transport.write(data)
+
+    def get_write_buffer_size(self) -> int:
+        return self.transport.get_write_buffer_size() + self.held_bytes
+
+    def close(self) -> None:
+        self.uncork()
+        self.transport.close()
+
+    def abort(self) -> None:
+        self.held, self.held_bytes = [], 0
+        self.transport.abort()
+
+    def is_closing(self) -> bool:
+        return self.transport.is_closing()
+
+    def pause_reading(self) -> None:
+        self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        self.transport.resume_reading()
+
+    def __getattr__(self, name: str) -> Any:  # get_extra_info, set_protocol, ...
+        return getattr(self.transport, name)
+
+
+# One receive buffer for every connection: the transport reads into it and the protocol
+# copies out what came (see WebSocketProtocol.get_buffer), so a read needs no allocation
+# of its own. A plain recv(256 KiB) allocated that much per read (malloc's mmap threshold:
+# an mmap, mremap and munmap per message) and gave back the unused part at once.
+READ_BUFFER_BYTES = 256 * 1024
+_read_buffer = memoryview(bytearray(READ_BUFFER_BYTES))
+
+
+class WebSocketProtocol(WebSocketsSansIOProtocol, asyncio.BufferedProtocol):
+    transport: Any  # a CorkedTransport once connected
     queued_bytes = 0
+    # Set by the app to take a small text message at once, from the read that brought it:
+    # called only while no message waits in the queue; True if it took the message, False
+    # to have it queued for the app's task as usual.
+    inline_receiver: Callable[[str], bool] | None = None
+    _inline_left = INLINE_MESSAGES_PER_READ
     _unfed = b""  # read from the socket, not parsed yet: from _unfed_at on
     _unfed_at = 0
     _feed_paused = False
@@ -89,17 +169,44 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         # An instance attribute: websockets' frame parser looks the method up per frame.
         reader.read_exact = lambda n: read_exact_in_place(reader, n)  # type: ignore[method-assign]
 
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.transport = CorkedTransport(self.transport)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return _read_buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        # The transport calls this right after reading into the buffer, before any other
+        # read: safe to share as long as what came is copied out here.
+        self.data_received(bytes(_read_buffer[:nbytes]))
+
     def data_received(self, data: bytes) -> None:
         if self._unfed:  # reading resumed while an earlier read is being fed: queue behind it
             self._unfed = self._unfed[self._unfed_at:] + data
             self._unfed_at = 0
         elif len(data) <= FEED_SLICE_BYTES:
-            super().data_received(data)
+            self._inline_left = INLINE_MESSAGES_PER_READ
+            transport = self.transport
+            transport.corked = True
+            try:
+                super().data_received(data)
+            finally:
+                transport.uncork()
         else:
             self._unfed, self._unfed_at = data, 0
             self._feed()
 
     def _feed(self) -> None:
+        self._inline_left = INLINE_MESSAGES_PER_READ
+        transport = self.transport
+        transport.corked = True
+        try:
+            self._feed_turn()
+        finally:
+            transport.uncork()
+
+    def _feed_turn(self) -> None:
         data = self._unfed
         turn_ends = time.perf_counter() + FEED_TURN_S
         while self._unfed_at < len(data):
@@ -136,6 +243,11 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
                 self.conn.send_close(1007)  # RFC 6455 §8.1: invalid UTF-8
                 self.handle_parser_exception()
                 return
+            receiver = self.inline_receiver
+            if receiver is not None and self._inline_left and not self.queue.qsize():
+                self._inline_left -= 1
+                if receiver(text):
+                    return
             message = {"type": "websocket.receive", "text": text}
         else:
             message = {"type": "websocket.receive", "bytes": data}
@@ -162,6 +274,25 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         if hasattr(self, "scope"):  # not set when the handshake was refused
             extensions: dict[str, Any] = self.scope["extensions"]
             extensions[PROTOCOL_EXTENSION] = self
+
+    def can_send_now(self) -> bool:
+        """Will :meth:`send_text_now` go out without outrunning a slow reader?"""
+        return self.writable.is_set() and self.transport.held_bytes < CORK_LIMIT_BYTES
+
+    def send_text_now(self, text: str) -> None:
+        """uvicorn's ``websocket.send`` of a text frame, without its coroutine.
+
+        For a socket that takes it now (:meth:`can_send_now`); raises ClientDisconnected
+        (an OSError) once the connection is closing or gone.
+        """
+        if self.disconnected or self.close_sent:
+            raise ClientDisconnected()
+        try:
+            self.conn.send_text(text.encode())
+        except InvalidState as exc:
+            raise ClientDisconnected() from exc
+        output = self.conn.data_to_send()
+        self.transport.write(output[0] if len(output) == 1 else b"".join(output))
 
     def frames_waiting(self) -> int:
         """Messages read from the socket that the app has not taken yet."""

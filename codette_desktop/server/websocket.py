@@ -4,7 +4,9 @@ A thin adapter. The rules (sizes, rate, requests in progress, bytes waiting) are
 :mod:`codette_desktop.protocol.policy`; requests are decoded by
 :mod:`codette_desktop.protocol.messages`; answers come from the handler (the services
 layer). Quick answers are sent inline; anything that waits (chat, analysis, devices) runs
-in a task of its own, at most ``max_in_flight`` per connection.
+in a task of its own, at most ``max_in_flight`` per connection. A small text message that
+arrives while the connection is idle is taken straight from the read that brought it
+(:meth:`WebSocketSession.receive_now`): a ping is answered without a task wake-up.
 
 Close codes (RFC 6455 §7.4.1): 1001 server shutting down, 1008 abuse (rate or a client that
 stops reading), 1009 frame over its limit, 1011 unexpected server error.
@@ -71,6 +73,11 @@ class ClientGone(Exception):
     """The connection closed while a reply was being sent."""
 
 
+async def _ignore_client_gone(pending: Awaitable[None]) -> None:
+    with contextlib.suppress(ClientGone):
+        await pending
+
+
 class WebSocketSession:
     """Runs one accepted connection until it closes."""
 
@@ -93,6 +100,12 @@ class WebSocketSession:
         self.close_reason = ""
         self.tasks: set[asyncio.Task[None]] = set()
         self.upload: _Upload | None = None
+        # receive_now may run only while run() waits for a message and nothing the last
+        # inline message started is still being sent (_finishing).
+        self._in_receive = False
+        self._finishing: asyncio.Task[None] | None = None
+        if protocol is not None:
+            protocol.inline_receiver = self.receive_now
 
     # -- receiving -------------------------------------------------------------------------
 
@@ -108,12 +121,20 @@ class WebSocketSession:
                 # flooding 10,000 pings held the loop until it was closed, ~2,000 later.
                 await asyncio.sleep(0)
                 slice_ends = time.monotonic() + FAIR_SLICE_S
-            message = await receive()
+            self._in_receive = True
+            try:
+                message = await receive()
+            finally:
+                self._in_receive = False
+            if self._finishing is not None:  # an inline message's reply goes out first
+                await asyncio.wait((self._finishing,))
             kind = message["type"]
             if kind == "websocket.receive":
                 text = message.get("text")
                 if text is not None:
-                    await self._receive_text(text)
+                    pending = self._take_text(text)
+                    if pending is not None:
+                        await pending
                 elif "text_bytes" in message:
                     await self._receive_text_bytes(message["text_bytes"])
                 else:
@@ -214,57 +235,101 @@ class WebSocketSession:
         except UnicodeDecodeError:
             await self.close(CLOSE_INVALID_DATA, "invalid UTF-8")  # RFC 6455 §8.1
             return
-        await self._receive_text(text)
+        pending = self._take_text(text)
+        if pending is not None:
+            await pending
 
-    async def _receive_text(self, frame: str) -> None:
+    def receive_now(self, frame: str) -> bool:
+        """Take a small text message inline, from the read that brought it (see
+        ``uvicorn_host.WebSocketProtocol.inline_receiver``); False: queue it instead.
+
+        Only while :meth:`run` waits for a message and every reply can go out at once, so
+        the order of replies is the order of requests. What cannot finish at once (a reply
+        to a slow reader, a close) finishes in a task that :meth:`run` waits for before it
+        takes the next message.
+        """
+        if not self._in_receive or self._finishing is not None or not self._can_send_now():
+            return False
+        try:
+            pending = self._take_text(frame)
+        except ClientGone:
+            return True
+        except Exception:  # as run() would: log it and close with 1011
+            log.exception("unexpected error on %s", self.client.client_id)
+            pending = self.close(CLOSE_INTERNAL, "unexpected server error")
+        if pending is not None:
+            self._finishing = task = asyncio.get_running_loop().create_task(
+                self._finish(pending))
+            self.tasks.add(task)
+            task.add_done_callback(self._finished)
+        return True
+
+    async def _finish(self, pending: Awaitable[None]) -> None:
+        try:
+            await pending
+        except ClientGone:
+            pass
+        except Exception:
+            if not self.closing:
+                log.exception("unexpected error on %s", self.client.client_id)
+                await self.close(CLOSE_INTERNAL, "unexpected server error")
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._finishing = None
+        self.tasks.discard(task)
+
+    def _take_text(self, frame: str) -> Awaitable[None] | None:
+        """Handle one text message; what is left to await (a reply that waits for the
+        socket, a close, a large message), or None once it is all done."""
         # str.isascii() is O(1) in CPython; encode (O(n)) only non-ASCII frames near a limit.
         size = len(frame)
         if size * 4 > self.policy.limits.max_message_bytes and not frame.isascii():
             size = len(frame.encode("utf-8", "surrogatepass"))
         frame_class = self.policy.classify(size)
         if frame_class is not FrameClass.NORMAL:
-            await self._receive_large(frame.encode("utf-8", "surrogatepass"), frame_class)
-            return
+            return self._receive_large(frame.encode("utf-8", "surrogatepass"), frame_class)
         try:
             obj = messages.parse_json(frame)
         except ProtocolError as exc:
             self.server.log_in(self.client, "<invalid>", size, frame)
-            await self.send_error(exc)
-            return
+            return self.error_soon(exc)
         self.server.log_in(self.client, messages.peek_type(obj) or "<invalid>", size, frame)
-        if not await self._admit(messages.request_id_of(obj)):
-            return
+        admission = self.policy.admit(time.monotonic())
+        if admission is not Admission.ACCEPT:
+            return self._refuse(admission, messages.request_id_of(obj))
         try:
             request = messages.decode_object(obj)
         except ProtocolError as exc:
-            await self.send_error(exc)
-            return
+            return self.error_soon(exc)
         if isinstance(request, messages.Analyze) and request.upload is not None:
-            await self._start_upload(request)
-            return
+            return self._start_upload(request)
         try:
             reply = self.server.handler.answer_now(request, self.client)
         except Exception as exc:  # the same error replies as for a request in a task
-            await self.send_error(replies.as_protocol_error(exc, request.id))
-            return
+            return self.error_soon(replies.as_protocol_error(exc, request.id))
         if reply is not None:
-            await self.send(reply)
-            return
+            return self.send_soon(reply)
         self._spawn(request.id, self._reply_all(
             self.server.handler.handle(request, self.client), request.id))
+        return None
 
     async def _admit(self, request_id: messages.RequestId) -> bool:
         """Rate limit: False if refused (answered) or closed for abuse."""
         admission = self.policy.admit(time.monotonic())
         if admission is Admission.ACCEPT:
             return True
+        pending = self._refuse(admission, request_id)
+        if pending is not None:
+            await pending
+        return False
+
+    def _refuse(self, admission: Admission,
+                request_id: messages.RequestId) -> Awaitable[None] | None:
         if admission is Admission.CLOSE:
             self.server.abuse_closed(self.client, "message rate limit exceeded")
-            await self.close(CLOSE_POLICY, "message rate limit exceeded")
-            return False
-        await self.send_error(ProtocolError(
+            return self.close(CLOSE_POLICY, "message rate limit exceeded")
+        return self.error_soon(ProtocolError(
             "rate_limited", "Too many messages; slow down", request_id=request_id))
-        return False
 
     async def _receive_large(self, raw: bytes, frame_class: FrameClass) -> None:
         """Over 1 MiB: only an analyze with audio may be this big.
@@ -347,16 +412,44 @@ class WebSocketSession:
 
     async def send(self, message: dict[str, Any]) -> None:
         """Send one reply, in order; a client that stops reading is closed with 1008."""
+        pending = self.send_soon(message)
+        if pending is not None:
+            await pending
+
+    def send_soon(self, message: dict[str, Any]) -> Awaitable[None] | None:
+        """Send one reply now if the socket takes it at once (the common case: nothing
+        waits); else the coroutine that sends it in order, once the client reads."""
         text = self.server.encode(message)
         if self.closing:
             raise ClientGone
-        size = len(text)
-        if not self.waiting_bytes and not self._lock.locked() and self.writable():
-            # The common case: nothing waits, the socket takes it now. uvicorn's send
-            # returns without suspending, so no lock or accounting is needed around it.
-            await self._transmit(text)
+        if self._can_send_now():
+            self._send_now(text)
             self.server.log_out(self.client, message["type"], text)
-            return
+            return None
+        return self._send_queued(message["type"], text)
+
+    def error_soon(self, exc: ProtocolError) -> Awaitable[None] | None:
+        """:meth:`send_soon` of an ``error`` reply; a client that is gone is no error."""
+        self.server.totals["errors"] += 1
+        try:
+            pending = self.send_soon(replies.error(exc.code, exc.message, exc.request_id,
+                                                  field=exc.field))
+        except ClientGone:
+            return None
+        return None if pending is None else _ignore_client_gone(pending)
+
+    def _can_send_now(self) -> bool:
+        return (self._protocol is not None and not self.closing and not self.waiting_bytes
+                and not self._lock.locked() and self._protocol.can_send_now())
+
+    def _send_now(self, text: str) -> None:
+        try:
+            self._protocol.send_text_now(text)
+        except (OSError, RuntimeError) as exc:
+            raise ClientGone from exc
+
+    async def _send_queued(self, type_: str, text: str) -> None:
+        size = len(text)
         if not self._budget.reserve(self.waiting_bytes, size):
             # Closed, not penalised: a frozen browser tab looks the same and should be able to
             # reconnect once it wakes up.
@@ -371,7 +464,7 @@ class WebSocketSession:
         finally:
             self.waiting_bytes -= size
             self._budget.release(size)
-        self.server.log_out(self.client, message["type"], text)
+        self.server.log_out(self.client, type_, text)
 
     def push(self, text: str, type_: str) -> bool:
         """Send a subscription frame without waiting; dropped if anything waits already."""
@@ -379,6 +472,13 @@ class WebSocketSession:
                 or self.unsent_bytes() > PUSH_BUFFER_LIMIT):
             self.client.dropped_frames += 1
             return False
+        if self._can_send_now():
+            try:
+                self._send_now(text)
+            except ClientGone:
+                return False
+            self.server.log_out(self.client, type_, text)
+            return True
         task = asyncio.get_running_loop().create_task(self._push(text, type_))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -409,10 +509,9 @@ class WebSocketSession:
             raise ClientGone from exc
 
     async def send_error(self, exc: ProtocolError) -> None:
-        self.server.totals["errors"] += 1
-        with contextlib.suppress(ClientGone):
-            await self.send(replies.error(exc.code, exc.message, exc.request_id,
-                                          field=exc.field))
+        pending = self.error_soon(exc)
+        if pending is not None:
+            await pending
 
     def writable(self) -> bool:
         """Will a send go straight to the socket? (uvicorn waits for a drain otherwise)."""

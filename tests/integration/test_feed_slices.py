@@ -16,14 +16,9 @@ from typing import Any
 import pytest
 
 from codette_desktop.server import uvicorn_host
-from codette_desktop.server.uvicorn_host import (
-    FEED_SLICE_BYTES,
-    EmbeddedServer,
-    WebSocketProtocol,
-    bind_socket,
-    make_config,
-)
+from codette_desktop.server.uvicorn_host import FEED_SLICE_BYTES, WebSocketProtocol
 
+from embedded_server import embedded_server
 from silent_client import SilentClient
 
 BURST = 3000
@@ -64,15 +59,8 @@ def test_a_burst_read_at_once_is_parsed_a_slice_per_turn(
             if ticking:
                 loop.call_soon(tick)
 
-        sock = bind_socket("127.0.0.1", 0)
-        port = sock.getsockname()[1]
-        server = EmbeddedServer(make_config(
-            receive_all, max_frame_bytes=1 << 20, head_timeout_s=5.0, max_connections=10,
-            server_header="test"), sock)
-        await server.start()
-        try:
-            client = await asyncio.to_thread(SilentClient, f"ws://127.0.0.1:{port}/ws",
-                                             1 << 20)
+        async with embedded_server(receive_all) as url:
+            client = await asyncio.to_thread(SilentClient, url, 1 << 20)
             burst = b"".join(client.frames({"type": "ping", "id": i}, 1)
                              for i in range(BURST))
             tick()
@@ -82,8 +70,6 @@ def test_a_burst_read_at_once_is_parsed_a_slice_per_turn(
                     await asyncio.sleep(0.01)
             ticking = False
             client.close()
-        finally:
-            await server.stop()
 
     asyncio.run(main())
 

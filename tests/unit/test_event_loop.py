@@ -590,3 +590,63 @@ def qt_notifiers() -> list[Any]:
         except ReferenceError:  # a dead weak proxy among the objects: not a notifier
             continue
     return found
+
+
+def test_socket_batches_leave_the_armed_tick_and_the_notifier_alone(
+    loop: FastQEventLoop,
+) -> None:
+    """A read that leaves the earliest deadline where it was costs no Qt timer restart and
+    no notifier toggling: both were binding calls on every request's path."""
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    wanted = 50
+    got = 0
+    all_read: asyncio.Future[None] = loop.create_future()
+
+    def on_readable() -> None:
+        nonlocal got
+        got += len(reader.recv(4096))
+        if got >= wanted and not all_read.done():
+            all_read.set_result(None)
+
+    # One byte per Qt timer tick, from a Qt slot outside any asyncio batch: each is a
+    # separate readiness of the socket, handled by a batch of its own.
+    sender = QTimer()
+    sender.setInterval(2)
+    sent = 0
+
+    def send_one() -> None:
+        nonlocal sent
+        sent += 1
+        writer.send(b"x")
+        if sent == wanted:
+            sender.stop()
+
+    sender.timeout.connect(send_one)
+    loop.add_reader(reader.fileno(), on_readable)
+    loop.call_later(3600, lambda: None)  # the earliest deadline throughout
+
+    async def spy_then_wait() -> None:
+        tick_starts: list[int] = []
+        toggles: list[bool] = []
+        real_start, real_set_enabled = loop._tick.start, loop._io_notifier.setEnabled
+        loop._tick.start = lambda ms: (tick_starts.append(ms), real_start(ms))[1]
+        loop._io_notifier.setEnabled = lambda on: (toggles.append(on), real_set_enabled(on))[1]
+        try:
+            sender.start()
+            await all_read
+        finally:
+            del loop._tick.start, loop._io_notifier.setEnabled
+        # Armed for the hour-away deadline once (after the 0 ms tick that started this
+        # task), then left alone: a restart per batch was a start per read.
+        assert len([ms for ms in tick_starts if ms]) <= 1, tick_starts
+        assert toggles == []
+
+    try:
+        run(loop, spy_then_wait())
+    finally:
+        sender.stop()
+        loop.remove_reader(reader.fileno())
+        reader.close()
+        writer.close()
+    assert got == wanted
