@@ -151,7 +151,22 @@ READ_BUFFER_BYTES = 256 * 1024
 _read_buffer = memoryview(bytearray(READ_BUFFER_BYTES))
 
 
-class WebSocketProtocol(WebSocketsSansIOProtocol, asyncio.BufferedProtocol):
+class SharedReadBuffer(asyncio.BufferedProtocol):
+    """Reads into the one shared buffer; ``data_received`` gets a copy of what came."""
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return _read_buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        # The transport calls this right after reading into the buffer, before any other
+        # read: safe to share as long as what came is copied out here.
+        self.data_received(bytes(_read_buffer[:nbytes]))
+
+    def data_received(self, data: bytes) -> None:
+        raise NotImplementedError
+
+
+class WebSocketProtocol(WebSocketsSansIOProtocol, SharedReadBuffer):
     transport: Any  # a CorkedTransport once connected
     queued_bytes = 0
     # Set by the app to take a small text message at once, from the read that brought it:
@@ -170,16 +185,10 @@ class WebSocketProtocol(WebSocketsSansIOProtocol, asyncio.BufferedProtocol):
         reader.read_exact = lambda n: read_exact_in_place(reader, n)  # type: ignore[method-assign]
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if isinstance(transport, CorkedTransport):  # handed over by HttpProtocol's upgrade
+            transport = transport.transport
         super().connection_made(transport)
         self.transport = CorkedTransport(self.transport)
-
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return _read_buffer
-
-    def buffer_updated(self, nbytes: int) -> None:
-        # The transport calls this right after reading into the buffer, before any other
-        # read: safe to share as long as what came is copied out here.
-        self.data_received(bytes(_read_buffer[:nbytes]))
 
     def data_received(self, data: bytes) -> None:
         if self._unfed:  # reading resumed while an earlier read is being fed: queue behind it
@@ -331,12 +340,14 @@ class WebSocketProtocol(WebSocketsSansIOProtocol, asyncio.BufferedProtocol):
             self.transport.abort()
 
 
-class HttpProtocol(HttpToolsProtocol):
+class HttpProtocol(HttpToolsProtocol, SharedReadBuffer):
+    transport: Any  # a CorkedTransport once connected
     head_timeout_s: float = 10.0
     hard_cap: int = 4096 + 2 * 64
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[arg-type]
+        self.transport = CorkedTransport(self.transport)
         if len(self.connections) > self.hard_cap:
             # Far past capacity (a flood of sockets): free the descriptor at once.
             self.transport.abort()
@@ -353,6 +364,12 @@ class HttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._cancel_head_timer()
         super().on_headers_complete()
+        # uvicorn writes a response's head and body separately: held back until the
+        # request's task has had its first turn, a quick reply leaves in one send.
+        transport = self.transport
+        if not transport.corked:
+            transport.corked = True
+            self.loop.call_soon(transport.uncork)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_timer()

@@ -5,7 +5,7 @@ queue and a task wake-up, and ``CorkedTransport`` sends what one read produced i
 ``send``. Against the real app: replies keep the order of the requests whether a message
 was taken inline or queued behind others. Against the embedded server with a minimal app
 (plain asyncio loop, a raw client socket): the counts of reads, inline messages and
-socket writes.
+socket writes, and an HTTP response's head and body leaving in one write.
 """
 
 from __future__ import annotations
@@ -240,3 +240,42 @@ def test_corked_transport_writes_in_order_once_and_flushes_before_closing() -> N
         return received
 
     assert asyncio.run(main()) == b"one two three"
+
+
+def test_an_http_reply_leaves_in_one_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    """uvicorn writes a response's head and body separately; both leave in one send."""
+    writes: list[bytes] = []
+    real_write = asyncio.selector_events._SelectorSocketTransport.write  # type: ignore[attr-defined]
+
+    def counting_write(self: Any, data: bytes) -> None:
+        writes.append(bytes(data))
+        real_write(self, data)
+
+    monkeypatch.setattr(asyncio.selector_events._SelectorSocketTransport, "write",  # type: ignore[attr-defined]
+                        counting_write)
+
+    async def hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        assert scope["type"] == "http"
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", b"5")]})
+        await send({"type": "http.response.body", "body": b"hello"})
+
+    async def main() -> bytes:
+        async with embedded_server(hello) as url:
+            port = int(url.rsplit(":", 1)[1].split("/")[0])
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            try:
+                for _ in range(3):  # keep-alive: every response in one send
+                    writer.write(b"GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    body = await reader.readexactly(5)
+                return head + body
+            finally:
+                writer.close()
+
+    # The client's own writes go through the same transport class: count the server's.
+    reply = asyncio.run(main())
+    assert reply.startswith(b"HTTP/1.1 200 OK") and reply.endswith(b"hello")
+    server_writes = [w for w in writes if w.startswith(b"HTTP/1.1 200")]
+    assert len(server_writes) == 3
+    assert all(w.endswith(b"\r\n\r\nhello") for w in server_writes), server_writes
