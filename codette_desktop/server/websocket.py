@@ -220,9 +220,13 @@ class WebSocketSession:
             await asyncio.to_thread(spool.discard)  # freeing a big file's blocks takes ms
 
     def _end_upload(self) -> None:
-        if self.upload is not None:
-            self.upload.spool.discard()
-            self.upload = None
+        upload, self.upload = self.upload, None
+        if upload is None:
+            return
+        try:  # freeing a big file's blocks takes milliseconds: not on the event loop
+            asyncio.get_running_loop().run_in_executor(None, upload.spool.discard)
+        except RuntimeError:  # no loop running, or its executor is shut down already
+            upload.spool.discard()
 
     async def _receive_text_bytes(self, raw: bytes) -> None:
         """A text message over 1 MiB, still UTF-8 (see uvicorn_host.LARGE_TEXT_BYTES)."""

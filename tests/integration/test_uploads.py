@@ -215,3 +215,19 @@ def test_spooled_uploads_are_deleted(app_server: AppProcess) -> None:
     assert upload_over_websocket(client, wav_bytes(1), "tidy")[-1]["status"] == "success"
     client.close()
     assert spool.is_dir() and not list(spool.glob("upload-*"))
+
+
+def test_an_abandoned_upload_is_deleted(app_server: AppProcess) -> None:
+    """A client that leaves mid-upload: its spool file goes (unlinked off the loop)."""
+    spool = Path(os.environ.get("CODETTE_CACHE_DIR", REPO / ".cache" / "codette")) / "uploads"
+    client = Client(app_server.ws_url)
+    client.send({"type": "analyze", "id": "left", "upload": {"format": "wav",
+                                                             "size": 8 * 2**20}})
+    assert client.recv()["type"] == "analysis_progress"
+    client.ws.send(b"\0" * 2**20)
+    assert [p.stat().st_size for p in spool.glob("upload-*")] in ([0], [2**20])
+    client.close()
+    deadline = time.monotonic() + 10
+    while list(spool.glob("upload-*")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not list(spool.glob("upload-*"))
