@@ -517,10 +517,6 @@ class WebSocketSession:
         if pending is not None:
             await pending
 
-    def writable(self) -> bool:
-        """Will a send go straight to the socket? (uvicorn waits for a drain otherwise)."""
-        return self._protocol is None or self._protocol.writable.is_set()
-
     def unsent_bytes(self) -> int:
         return self._protocol.unsent_bytes() if self._protocol is not None else 0
 
