@@ -86,6 +86,13 @@ class PulseAudioEnv:
                 break
             time.sleep(0.01)
 
+    def recording_streams(self) -> int:
+        """How many streams record from the daemon now (``pactl``'s source outputs)."""
+        done = subprocess.run(["pactl", "list", "short", "source-outputs"],
+                              env={**os.environ, **self.env}, capture_output=True, text=True,
+                              timeout=10, check=True)
+        return len(done.stdout.splitlines())
+
     def play(self, path: Path) -> subprocess.Popen[bytes]:
         """Play a file into the null sink (returns at once; wait or kill the process)."""
         return subprocess.Popen(

@@ -59,7 +59,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -76,6 +76,7 @@ from codette_desktop.errors import AnalysisError, AudioDeviceError
 from codette_desktop.protocol.events import CaptureStateChanged, LevelsMeasured
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 STOPPED = "stopped"
 RUNNING = "running"
@@ -211,6 +212,18 @@ class _Session:
         )
 
 
+async def _to_the_end(work: asyncio.Future[_T]) -> _T:
+    """Await work on the PortAudio thread; if the caller is cancelled meanwhile, wait for
+    the work to end before the cancellation goes on. An open or close left running while
+    the caller moves on (a client that sends ``capture_stop`` and hangs up) raced the next
+    PortAudio call or the process's exit: the tests saw the process crash."""
+    try:
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        await asyncio.wait((work,))
+        raise
+
+
 class CaptureService:
     """Captures one input device at a time; see the module docstring for threads and events.
 
@@ -305,10 +318,18 @@ class CaptureService:
             opener = functools.partial(
                 self._open_blocking, loop, device, sample_rate, channels, started_by
             )
+            opening = loop.run_in_executor(self._executor, opener)
             try:
-                session = await loop.run_in_executor(self._executor, opener)
+                session = await _to_the_end(opening)
             except AudioDeviceError as exc:
                 self._set_state(CaptureState(state=ERROR, started_by=started_by, message=str(exc)))
+                raise
+            except asyncio.CancelledError:  # the caller gave up, but the stream did open
+                if not opening.cancelled() and opening.exception() is None:
+                    orphan = opening.result()
+                    orphan.closing = True
+                    await _to_the_end(loop.run_in_executor(self._executor,
+                                                           orphan.close_stream))
                 raise
             self._session = session
             self._latest_levels = None
@@ -530,10 +551,12 @@ class CaptureService:
             self._watchdog.cancel()
             self._watchdog = None
         try:
-            await self._running_loop().run_in_executor(self._executor, session.close_stream)
+            await _to_the_end(
+                self._running_loop().run_in_executor(self._executor, session.close_stream))
         except Exception as exc:  # the stream is abandoned either way; say so and go on
             logger.warning("closing the audio stream raised: %s", exc)
-        self._set_state(session.snapshot(STOPPED, reason))
+        finally:  # also when the caller was cancelled: the stream is closed by now
+            self._set_state(session.snapshot(STOPPED, reason))
 
     def _set_state(self, state: CaptureState) -> None:
         self._state = state

@@ -269,3 +269,39 @@ def test_losing_pulseaudio_is_an_error_and_capture_restarts(pulse: PulseAudioEnv
 
     asyncio.run(main())
     assert [e.state for e in rec.states()] == ["running", "error", "running", "stopped"]
+
+
+def test_a_start_or_stop_given_up_on_leaves_no_stream_behind(pulse: PulseAudioEnv) -> None:
+    """The caller of a start or stop may be cancelled while the PortAudio thread opens or
+    closes the stream (a client sends ``capture_stop`` and hangs up: its request is
+    cancelled). The open or close still finishes, and an opened stream is closed, before
+    the cancellation goes on; left running, it raced the next PortAudio call or the
+    process's exit (the GUI tests' process crashed)."""
+    async def main() -> None:
+        service = CaptureService(observer=lambda event: None)
+        try:
+            await service.start(device=DEVICE)
+            session = service._session  # the stream itself: is it closed, and when
+            assert session is not None and session.stream is not None
+            stopping = asyncio.create_task(service.stop())
+            await asyncio.sleep(0)  # the stop is now waiting for the PortAudio thread
+            stopping.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await stopping
+            assert session.stream.closed  # closed before the cancellation reached us
+            assert service.state.state == "stopped"
+
+            starting = asyncio.create_task(service.start(device=DEVICE))
+            await asyncio.sleep(0)  # the open is under way on the PortAudio thread
+            starting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await starting
+            assert service.state.state != "running"
+            # The stream that opened anyway was closed, not left recording.
+            await wait_for(lambda: pulse.recording_streams() == 0, 5,
+                           what="no stream recording from PulseAudio")
+            assert (await service.start(device=DEVICE)).state == "running"  # still usable
+        finally:
+            await service.close()
+
+    asyncio.run(main())
