@@ -68,6 +68,39 @@ def test_a_client_appears_in_the_connections_table_and_can_be_disconnected(
     qasync_loop.run_until_complete(scenario())
 
 
+def test_the_dashboard_sees_every_message_of_a_burst(
+        codette_app: Any, ui: DesktopUI, qasync_loop: asyncio.AbstractEventLoop) -> None:
+    """50 pings written at once (one read on the server: some answered inline, the rest
+    queued): every one, and every pong, reaches the message log and the counters."""
+    dashboard = ui.dashboard
+    burst = 50
+
+    async def scenario() -> str:
+        await codette_app.service.start()
+        ws = await open_client(ui.bridge.url)
+        for i in range(burst):  # no await between them: all in the socket before a read
+            ws.protocol.send_text(json.dumps({"type": "ping", "id": i}).encode())
+        ws.transport.write(b"".join(ws.protocol.data_to_send()))
+        ids = [json.loads(await ws.recv())["id"] for _ in range(burst)]
+        assert ids == list(range(burst))
+        client_id = dashboard.connections_model.client_ids()[0]
+        await wait_for(lambda: len([m for m in dashboard.log_model.messages()
+                                    if m.client_id == client_id]) >= 2 * burst + 1,
+                       what="every ping and pong in the log")
+        model = dashboard.connections_model
+        row = model.row_of(client_id)
+        await wait_for(lambda: model.data(model.index(row, 4)) == str(burst),
+                       what="the connection's message count")
+        await ws.close()
+        return client_id
+
+    client_id = qasync_loop.run_until_complete(scenario())
+    rows = [(m.direction, m.type) for m in dashboard.log_model.messages()
+            if m.client_id == client_id]
+    assert rows.count(("in", "ping")) == burst
+    assert rows.count(("out", "pong")) == burst
+
+
 def test_settings_change_restarts_the_server_on_the_new_port(
         codette_app: Any, ui: DesktopUI, qasync_loop: asyncio.AbstractEventLoop) -> None:
     async def scenario() -> None:
