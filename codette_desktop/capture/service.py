@@ -328,8 +328,11 @@ class CaptureService:
                 if not opening.cancelled() and opening.exception() is None:
                     orphan = opening.result()
                     orphan.closing = True
-                    await _to_the_end(loop.run_in_executor(self._executor,
-                                                           orphan.close_stream))
+                    try:
+                        await _to_the_end(loop.run_in_executor(self._executor,
+                                                               orphan.close_stream))
+                    except Exception as exc:  # the cancellation goes on regardless
+                        logger.warning("closing an abandoned audio stream raised: %s", exc)
                 raise
             self._session = session
             self._latest_levels = None

@@ -144,7 +144,7 @@ class CorkedTransport:
 
 
 # One receive buffer for every connection: the transport reads into it and the protocol
-# copies out what came (see WebSocketProtocol.get_buffer), so a read needs no allocation
+# copies out what came (SharedReadBuffer), so a read needs no allocation
 # of its own. A plain recv(256 KiB) allocated that much per read (malloc's mmap threshold:
 # an mmap, mremap and munmap per message) and gave back the unused part at once.
 READ_BUFFER_BYTES = 256 * 1024
