@@ -4,9 +4,10 @@ A thin adapter. The rules (sizes, rate, requests in progress, bytes waiting) are
 :mod:`codette_desktop.protocol.policy`; requests are decoded by
 :mod:`codette_desktop.protocol.messages`; answers come from the handler (the services
 layer). Quick answers are sent inline; anything that waits (chat, analysis, devices) runs
-in a task of its own, at most ``max_in_flight`` per connection. A small text message that
-arrives while the connection is idle is taken straight from the read that brought it
-(:meth:`WebSocketSession.receive_now`): a ping is answered without a task wake-up.
+in a task of its own, at most ``max_in_flight`` per connection. A reply the socket takes
+at once is written without a coroutine (:meth:`WebSocketSession.send_soon`).
+:meth:`WebSocketSession.receive_now` can take a small message straight from the read
+that brought it, but is not switched on (see ``__init__``).
 
 Close codes (RFC 6455 §7.4.1): 1001 server shutting down, 1008 abuse (rate or a client that
 stops reading), 1009 frame over its limit, 1011 unexpected server error.
