@@ -6,8 +6,6 @@ A thin adapter. The rules (sizes, rate, requests in progress, bytes waiting) are
 layer). Quick answers are sent inline; anything that waits (chat, analysis, devices) runs
 in a task of its own, at most ``max_in_flight`` per connection. A reply the socket takes
 at once is written without a coroutine (:meth:`WebSocketSession.send_soon`).
-:meth:`WebSocketSession.receive_now` can take a small message straight from the read
-that brought it, but is not switched on (see ``__init__``).
 
 Close codes (RFC 6455 §7.4.1): 1001 server shutting down, 1008 abuse (rate or a client that
 stops reading), 1009 frame over its limit, 1011 unexpected server error.
@@ -101,13 +99,6 @@ class WebSocketSession:
         self.close_reason = ""
         self.tasks: set[asyncio.Task[None]] = set()
         self.upload: _Upload | None = None
-        # receive_now may run only while run() waits for a message and nothing the last
-        # inline message started is still being sent (_finishing).
-        self._in_receive = False
-        self._finishing: asyncio.Task[None] | None = None
-        # Inline receiving (receive_now) is not switched on: with it, a second client's
-        # pings during a 16 MiB base64 analyze frame had a 45-50 ms worst case (issue 13's
-        # bound is 20 ms p99, 50 ms worst; cause not found yet), against <= 18 ms without.
 
     # -- receiving -------------------------------------------------------------------------
 
@@ -123,13 +114,7 @@ class WebSocketSession:
                 # flooding 10,000 pings held the loop until it was closed, ~2,000 later.
                 await asyncio.sleep(0)
                 slice_ends = time.monotonic() + FAIR_SLICE_S
-            self._in_receive = True
-            try:
-                message = await receive()
-            finally:
-                self._in_receive = False
-            if self._finishing is not None:  # an inline message's reply goes out first
-                await asyncio.wait((self._finishing,))
+            message = await receive()
             kind = message["type"]
             if kind == "websocket.receive":
                 text = message.get("text")
@@ -244,45 +229,6 @@ class WebSocketSession:
         pending = self._take_text(text)
         if pending is not None:
             await pending
-
-    def receive_now(self, frame: str) -> bool:
-        """Take a small text message inline, from the read that brought it (see
-        ``uvicorn_host.WebSocketProtocol.inline_receiver``); False: queue it instead.
-
-        Only while :meth:`run` waits for a message and every reply can go out at once, so
-        the order of replies is the order of requests. What cannot finish at once (a reply
-        to a slow reader, a close) finishes in a task that :meth:`run` waits for before it
-        takes the next message.
-        """
-        if not self._in_receive or self._finishing is not None or not self._can_send_now():
-            return False
-        try:
-            pending = self._take_text(frame)
-        except ClientGone:
-            return True
-        except Exception:  # as run() would: log it and close with 1011
-            log.exception("unexpected error on %s", self.client.client_id)
-            pending = self.close(CLOSE_INTERNAL, "unexpected server error")
-        if pending is not None:
-            self._finishing = task = asyncio.get_running_loop().create_task(
-                self._finish(pending))
-            self.tasks.add(task)
-            task.add_done_callback(self._finished)
-        return True
-
-    async def _finish(self, pending: Awaitable[None]) -> None:
-        try:
-            await pending
-        except ClientGone:
-            pass
-        except Exception:
-            if not self.closing:
-                log.exception("unexpected error on %s", self.client.client_id)
-                await self.close(CLOSE_INTERNAL, "unexpected server error")
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._finishing = None
-        self.tasks.discard(task)
 
     def _take_text(self, frame: str) -> Awaitable[None] | None:
         """Handle one text message; what is left to await (a reply that waits for the
