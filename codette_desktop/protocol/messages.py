@@ -513,12 +513,12 @@ class LargeFrame:
         return self.type == "analyze"
 
 
-def peek_large(frame: str | bytes) -> LargeFrame:
-    if isinstance(frame, bytes):  # still UTF-8: the fields looked for are ASCII
+def peek_large(frame: str | bytes | bytearray) -> LargeFrame:
+    if isinstance(frame, str):
+        head, tail = frame[:LARGE_PEEK_CHARS], frame[-LARGE_PEEK_CHARS:]
+    else:  # still UTF-8: the fields looked for are ASCII
         head = frame[:LARGE_PEEK_CHARS].decode("utf-8", "replace")
         tail = frame[-LARGE_PEEK_CHARS:].decode("utf-8", "replace")
-    else:
-        head, tail = frame[:LARGE_PEEK_CHARS], frame[-LARGE_PEEK_CHARS:]
     type_match = _TYPE_FIELD.search(head) or _TYPE_FIELD.search(tail)
     kind_match = _ANALYSIS_TYPE_FIELD.search(head) or _ANALYSIS_TYPE_FIELD.search(tail)
     return LargeFrame(

@@ -92,7 +92,7 @@ class UploadSpool:
         discard_file(self.path)
 
 
-def spool_frame(folder: Path, data: bytes) -> str:
+def spool_frame(folder: Path, data: bytes | bytearray) -> str:
     """Write a whole oversized message to a spool file (in a thread); returns its path."""
     fd, name = tempfile.mkstemp(dir=folder, prefix="upload-", suffix=".json")
     try:

@@ -4,8 +4,9 @@ A thin adapter. The rules (sizes, rate, requests in progress, bytes waiting) are
 :mod:`codette_desktop.protocol.policy`; requests are decoded by
 :mod:`codette_desktop.protocol.messages`; answers come from the handler (the services
 layer). Quick answers are sent inline; anything that waits (chat, analysis, devices) runs
-in a task of its own, at most ``max_in_flight`` per connection. A reply the socket takes
-at once is written without a coroutine (:meth:`WebSocketSession.send_soon`).
+in a task of its own, at most ``max_in_flight`` per connection. A small text message that
+arrives while the connection is idle is taken straight from the read that brought it
+(:meth:`WebSocketSession.receive_now`): a ping is answered without a task wake-up.
 
 Close codes (RFC 6455 §7.4.1): 1001 server shutting down, 1008 abuse (rate or a client that
 stops reading), 1009 frame over its limit, 1011 unexpected server error.
@@ -99,6 +100,12 @@ class WebSocketSession:
         self.close_reason = ""
         self.tasks: set[asyncio.Task[None]] = set()
         self.upload: _Upload | None = None
+        # receive_now may run only while run() waits for a message and nothing the last
+        # inline message started is still being sent (_finishing).
+        self._in_receive = False
+        self._finishing: asyncio.Task[None] | None = None
+        if protocol is not None:
+            protocol.inline_receiver = self.receive_now
 
     # -- receiving -------------------------------------------------------------------------
 
@@ -114,7 +121,13 @@ class WebSocketSession:
                 # flooding 10,000 pings held the loop until it was closed, ~2,000 later.
                 await asyncio.sleep(0)
                 slice_ends = time.monotonic() + FAIR_SLICE_S
-            message = await receive()
+            self._in_receive = True
+            try:
+                message = await receive()
+            finally:
+                self._in_receive = False
+            if self._finishing is not None:  # an inline message's reply goes out first
+                await asyncio.wait((self._finishing,))
             kind = message["type"]
             if kind == "websocket.receive":
                 text = message.get("text")
@@ -215,7 +228,7 @@ class WebSocketSession:
         except RuntimeError:  # no loop running, or its executor is shut down already
             upload.spool.discard()
 
-    async def _receive_text_bytes(self, raw: bytes) -> None:
+    async def _receive_text_bytes(self, raw: bytes | bytearray) -> None:
         """A text message over 1 MiB, still UTF-8 (see uvicorn_host.LARGE_TEXT_BYTES)."""
         frame_class = self.policy.classify(len(raw))
         if frame_class is not FrameClass.NORMAL:
@@ -229,6 +242,45 @@ class WebSocketSession:
         pending = self._take_text(text)
         if pending is not None:
             await pending
+
+    def receive_now(self, frame: str) -> bool:
+        """Take a small text message inline, from the read that brought it (see
+        ``uvicorn_host.WebSocketProtocol.inline_receiver``); False: queue it instead.
+
+        Only while :meth:`run` waits for a message and every reply can go out at once, so
+        the order of replies is the order of requests. What cannot finish at once (a reply
+        to a slow reader, a close) finishes in a task that :meth:`run` waits for before it
+        takes the next message.
+        """
+        if not self._in_receive or self._finishing is not None or not self._can_send_now():
+            return False
+        try:
+            pending = self._take_text(frame)
+        except ClientGone:
+            return True
+        except Exception:  # as run() would: log it and close with 1011
+            log.exception("unexpected error on %s", self.client.client_id)
+            pending = self.close(CLOSE_INTERNAL, "unexpected server error")
+        if pending is not None:
+            self._finishing = task = asyncio.get_running_loop().create_task(
+                self._finish(pending))
+            self.tasks.add(task)
+            task.add_done_callback(self._finished)
+        return True
+
+    async def _finish(self, pending: Awaitable[None]) -> None:
+        try:
+            await pending
+        except ClientGone:
+            pass
+        except Exception:
+            if not self.closing:
+                log.exception("unexpected error on %s", self.client.client_id)
+                await self.close(CLOSE_INTERNAL, "unexpected server error")
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._finishing = None
+        self.tasks.discard(task)
 
     def _take_text(self, frame: str) -> Awaitable[None] | None:
         """Handle one text message; what is left to await (a reply that waits for the
@@ -283,7 +335,7 @@ class WebSocketSession:
         return self.error_soon(ProtocolError(
             "rate_limited", "Too many messages; slow down", request_id=request_id))
 
-    async def _receive_large(self, raw: bytes, frame_class: FrameClass) -> None:
+    async def _receive_large(self, raw: bytes | bytearray, frame_class: FrameClass) -> None:
         """Over 1 MiB: only an analyze with audio may be this big.
 
         Parsing 100 MB of JSON holds the GIL for a tenth of a second, and so would handing
@@ -309,7 +361,7 @@ class WebSocketSession:
             return
         self._spawn(None, self._run_large(raw, peek))
 
-    async def _run_large(self, raw: bytes, peek: messages.LargeFrame) -> None:
+    async def _run_large(self, raw: bytes | bytearray, peek: messages.LargeFrame) -> None:
         path = await asyncio.to_thread(spool_frame, self.server.upload_dir, raw)
         size = len(raw)
         del raw  # the file holds it now

@@ -70,8 +70,8 @@ def test_a_client_appears_in_the_connections_table_and_can_be_disconnected(
 
 def test_the_dashboard_sees_every_message_of_a_burst(
         codette_app: Any, ui: DesktopUI, qasync_loop: asyncio.AbstractEventLoop) -> None:
-    """50 pings written at once (one read on the server): every one, and every pong,
-    reaches the message log and the counters."""
+    """50 pings written at once (one read on the server: some answered inline, the rest
+    queued): every one, and every pong, reaches the message log and the counters."""
     dashboard = ui.dashboard
     burst = 50
 

@@ -34,8 +34,8 @@ BURST = 3 * INLINE_MESSAGES_PER_READ
 
 def test_a_burst_is_answered_in_order_whether_taken_inline_or_queued(
         app_server: AppProcess) -> None:
-    """Many messages in one write (more than one read takes inline, were inline receiving
-    on): every reply (pongs, and errors for an unknown type) comes in request order."""
+    """More messages in one write than are taken inline: the rest wait in the queue, and
+    every reply (pongs, and errors for an unknown type) still comes in request order."""
     client = SilentClient(app_server.ws_url, receive_buffer=1 << 20)
     try:
         client.read_until("connection")

@@ -155,9 +155,9 @@ def test_an_http_upload_is_analysed_and_never_stalls_the_server(
 
 @pytest.mark.slow
 def test_base64_json_up_to_16_mib_keeps_the_same_bound(tmp_path: Path) -> None:
-    """The older path stays usable for excerpts up to 16 MiB. What remains on the loop is
-    websockets unmasking the frame (one pass over it); anything larger belongs on the
-    binary path, which never holds a whole file."""
+    """The older path stays usable for excerpts up to 16 MiB (unmasked in place: a copy
+    into fresh pages held the loop 40-45 ms); anything larger belongs on the binary path,
+    which never holds a whole file."""
     audio = wav_bytes(70)  # 12.3 MB of WAV: 15.7 MiB of base64
     assert 15.5 * 2**20 < len(base64.b64encode(audio)) <= 16 * 2**20
     path = tmp_path / "excerpt.wav"

@@ -261,9 +261,11 @@ def test_server_status_is_the_compat_shape() -> None:
 )
 def test_oversized_frames_are_routed_by_one_peek_at_their_ends(
         frame: str, expected: tuple[str | None, str]) -> None:
-    peek = messages.peek_large(frame)
-    assert (peek.type, peek.analysis_type) == expected
-    assert peek.may_be_analyze == (expected[0] == "analyze")
+    # As text, and as the still-encoded bytes or bytearray the server hands over.
+    for form in (frame, frame.encode(), bytearray(frame.encode())):
+        peek = messages.peek_large(form)
+        assert (peek.type, peek.analysis_type) == expected
+        assert peek.may_be_analyze == (expected[0] == "analyze")
 
 
 def test_lone_surrogates_become_replacement_characters() -> None:
