@@ -326,13 +326,7 @@ class CaptureService:
                 raise
             except asyncio.CancelledError:  # the caller gave up, but the stream did open
                 if not opening.cancelled() and opening.exception() is None:
-                    orphan = opening.result()
-                    orphan.closing = True
-                    try:
-                        await _to_the_end(loop.run_in_executor(self._executor,
-                                                               orphan.close_stream))
-                    except Exception as exc:  # the cancellation goes on regardless
-                        logger.warning("closing an abandoned audio stream raised: %s", exc)
+                    await self._close_stream(opening.result())
                 raise
             self._session = session
             self._latest_levels = None
@@ -547,19 +541,25 @@ class CaptureService:
             await asyncio.gather(*self._pending_closes, return_exceptions=True)
 
     async def _stop_session(self, session: _Session, reason: str) -> None:
-        session.closing = True
         self._session = None
         self._latest_levels = None
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
         try:
-            await _to_the_end(
-                self._running_loop().run_in_executor(self._executor, session.close_stream))
-        except Exception as exc:  # the stream is abandoned either way; say so and go on
-            logger.warning("closing the audio stream raised: %s", exc)
+            await self._close_stream(session)
         finally:  # also when the caller was cancelled: the stream is closed by now
             self._set_state(session.snapshot(STOPPED, reason))
+
+    async def _close_stream(self, session: _Session) -> None:
+        """Close the stream on the PortAudio thread and wait for it, even when the caller is
+        cancelled; a failing close is logged, as the stream is abandoned either way."""
+        session.closing = True
+        try:
+            await _to_the_end(
+                self._running_loop().run_in_executor(self._executor, session.close_stream))
+        except Exception as exc:
+            logger.warning("closing the audio stream raised: %s", exc)
 
     def _set_state(self, state: CaptureState) -> None:
         self._state = state
