@@ -26,28 +26,15 @@ import asyncio
 import sys
 import tempfile
 import time
-import wave
 from pathlib import Path
-
-import numpy as np
 
 from harness import REPO, AppProcess, PingStats, load_average, probe_pings, start_app
 
-RATE = 44_100
+# isort: split
+from audio_env import music_wav  # the uploads tests' file; tests/ is on the path via harness
+
 P99_BOUND_MS, WORST_BOUND_MS = 20.0, 50.0
 JSON_EXCERPT_S = 70  # 12.3 MB of WAV: 15.7 MiB as base64, under the 16 MiB the docs name
-
-
-def write_wav(path: Path, seconds: float) -> None:
-    rng = np.random.default_rng(3)
-    t = np.arange(int(seconds * RATE)) / RATE
-    tone = 0.2 * np.sin(2 * np.pi * 440 * t)
-    music = tone[:, None] + 0.05 * rng.standard_normal((t.size, 2))
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(2)
-        out.setsampwidth(2)
-        out.setframerate(RATE)
-        out.writeframes(np.round(music * 32767).astype("<i2").tobytes())
 
 
 async def ping_during_upload(app: AppProcess, kind: str, audio: Path, analysis_type: str,
@@ -86,8 +73,8 @@ def main() -> int:
     rows: list[tuple[str, PingStats, PingStats, float, int]] = []
     with tempfile.TemporaryDirectory() as folder:
         whole, excerpt = Path(folder) / "mix.wav", Path(folder) / "excerpt.wav"
-        write_wav(whole, args.minutes * 60)
-        write_wav(excerpt, JSON_EXCERPT_S)
+        whole.write_bytes(music_wav(args.minutes * 60))
+        excerpt.write_bytes(music_wav(JSON_EXCERPT_S))
         for kind, audio in (("ws", whole), ("http", whole), ("json", excerpt)):
             # A fresh app each: the first large message of a process is the costly one
             # (glibc has not yet raised its mmap threshold, so big buffers are fresh pages).

@@ -15,6 +15,7 @@ Fixture to use (defined in the test module, so the lead's conftest needs nothing
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import shutil
 import signal
@@ -141,6 +142,20 @@ def sine(
     t = np.arange(round(seconds * sample_rate)) / sample_rate
     x = (10 ** (dbfs / 20) * np.sin(2 * np.pi * frequency * t)).astype(np.float32)
     return np.repeat(x[:, np.newaxis], channels, axis=1)
+
+
+def music_wav(seconds: float, *, seed: int = 3, sample_rate: int = 44_100) -> bytes:
+    """A stereo 16-bit WAV that analyses like music, not silence: a 440 Hz tone under noise
+    (the uploads' test file and upload_bench's)."""
+    import soundfile as sf
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    tone = 0.2 * np.sin(2 * np.pi * 440 * t)
+    music = (tone[:, None] + 0.05 * rng.standard_normal((t.size, 2))).astype(np.float32)
+    buffer = io.BytesIO()
+    sf.write(buffer, music, sample_rate, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
 
 
 def write_wav(path: Path, samples: np.ndarray, sample_rate: int) -> Path:

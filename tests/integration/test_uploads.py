@@ -25,6 +25,7 @@ import soundfile as sf
 from websockets.exceptions import ConnectionClosed
 
 from app_process import REPO, AppProcess, running_app
+from audio_env import music_wav
 from conftest import Client
 
 RATE = 44100
@@ -32,19 +33,9 @@ CHUNK = 256 * 1024
 P99_MS, WORST_MS = 20.0, 50.0
 
 
-def wav_bytes(seconds: float, *, seed: int = 3) -> bytes:
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * RATE)) / RATE
-    tone = 0.2 * np.sin(2 * np.pi * 440 * t)
-    music = (tone[:, None] + 0.05 * rng.standard_normal((t.size, 2))).astype(np.float32)
-    buffer = io.BytesIO()
-    sf.write(buffer, music, RATE, format="WAV", subtype="PCM_16")
-    return buffer.getvalue()
-
-
 @pytest.fixture(scope="module")
 def six_minutes() -> bytes:
-    return wav_bytes(360)  # 63.5 MB
+    return music_wav(360)  # 63.5 MB
 
 
 def ping_while(app: AppProcess, running: Callable[[], bool]) -> list[float]:
@@ -158,7 +149,7 @@ def test_base64_json_up_to_16_mib_keeps_the_same_bound(tmp_path: Path) -> None:
     """The older path stays usable for excerpts up to 16 MiB (unmasked in place: a copy
     into fresh pages held the loop 40-45 ms); anything larger belongs on the binary path,
     which never holds a whole file."""
-    audio = wav_bytes(70)  # 12.3 MB of WAV: 15.7 MiB of base64
+    audio = music_wav(70)  # 12.3 MB of WAV: 15.7 MiB of base64
     assert 15.5 * 2**20 < len(base64.b64encode(audio)) <= 16 * 2**20
     path = tmp_path / "excerpt.wav"
     path.write_bytes(audio)
@@ -176,7 +167,7 @@ def test_upload_mistakes_get_clear_errors(app_server: AppProcess) -> None:
         client.send({"type": "analyze", "id": "big", "upload": {"format": "wav",
                                                                 "size": 2**40}})
         assert client.recv()["code"] == "payload_too_large"
-        audio = wav_bytes(1)
+        audio = music_wav(1)
         client.send({"type": "analyze", "id": "short", "analysis_type": "loudness",
                      "upload": {"format": "wav", "size": 100}})
         assert client.recv()["type"] == "analysis_progress"
@@ -212,7 +203,7 @@ def test_a_binary_frame_over_1_mib_closes_1009(app_server: AppProcess) -> None:
 def test_spooled_uploads_are_deleted(app_server: AppProcess) -> None:
     spool = Path(os.environ.get("CODETTE_CACHE_DIR", REPO / ".cache" / "codette")) / "uploads"
     client = Client(app_server.ws_url)
-    assert upload_over_websocket(client, wav_bytes(1), "tidy")[-1]["status"] == "success"
+    assert upload_over_websocket(client, music_wav(1), "tidy")[-1]["status"] == "success"
     client.close()
     assert spool.is_dir() and not list(spool.glob("upload-*"))
 
