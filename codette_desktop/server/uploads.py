@@ -8,11 +8,15 @@ millisecond, and the analysis worker reads the file itself.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import tempfile
 import time
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 from pathlib import Path
+from typing import Any
 
 from codette_desktop.errors import ProtocolError
 
@@ -51,6 +55,7 @@ class UploadSpool:
         self.started = time.monotonic()
         self.last_chunk = self.started
         self._last_progress = 0.0
+        self._discarded = False
 
     @property
     def complete(self) -> bool:
@@ -88,8 +93,11 @@ class UploadSpool:
             self._fd = None
 
     def discard(self) -> None:
+        """Close and delete the file; again is a no-op."""
         self.close()
-        discard_file(self.path)
+        if not self._discarded:
+            self._discarded = True
+            discard_file(self.path)
 
 
 def spool_frame(folder: Path, data: bytes | bytearray) -> str:
@@ -107,3 +115,19 @@ def spool_frame(folder: Path, data: bytes | bytearray) -> str:
 def discard_file(path: str) -> None:
     with contextlib.suppress(OSError):
         os.unlink(path)
+
+
+async def delete_before_answer(
+    replies_: AsyncGenerator[dict[str, Any], None], delete: Callable[[], None]
+) -> AsyncGenerator[dict[str, Any], None]:
+    """An upload's replies, its spool file deleted before the answer or error goes out (as
+    over HTTP): a client holding its answer finds nothing of its audio left on disk.
+    ``delete`` runs in a thread (freeing a big file's blocks takes ms) and may run twice."""
+    try:
+        async with aclosing(replies_):
+            async for message in replies_:
+                if message.get("type") != "analysis_progress":
+                    await asyncio.to_thread(delete)
+                yield message
+    finally:
+        await asyncio.to_thread(delete)

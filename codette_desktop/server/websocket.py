@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
@@ -36,6 +37,7 @@ from codette_desktop.server.uploads import (
     IDLE_TIMEOUT_S,
     MAX_CHUNK_BYTES,
     UploadSpool,
+    delete_before_answer,
     discard_file,
     spool_frame,
 )
@@ -214,10 +216,10 @@ class WebSocketSession:
         loop.call_later(IDLE_TIMEOUT_S, check)
 
     async def _analyse_upload(self, request: messages.Analyze, spool: UploadSpool) -> None:
-        try:
-            await self._reply_all(self.server.handler.handle(request, self.client), request.id)
-        finally:
-            await asyncio.to_thread(spool.discard)  # freeing a big file's blocks takes ms
+        await self._reply_all(
+            delete_before_answer(self.server.handler.handle(request, self.client),
+                                  spool.discard),
+            request.id)
 
     def _end_upload(self) -> None:
         upload, self.upload = self.upload, None
@@ -366,12 +368,11 @@ class WebSocketSession:
         size = len(raw)
         del raw  # the file holds it now
         try:
-            await self._reply_all(
-                self.server.handler.handle_large(path, peek, self.client), None)
+            await self._reply_all(delete_before_answer(
+                self.server.handler.handle_large(path, peek, self.client),
+                functools.partial(discard_file, path)), None)
         except MessageTooLarge:
             await self._close_too_big(size)
-        finally:
-            await asyncio.to_thread(discard_file, path)
 
     async def _close_too_big(self, size: int, limit: int | None = None) -> None:
         log.warning("closing %s: %d-byte message over the %d-byte limit",

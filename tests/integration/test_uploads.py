@@ -27,6 +27,7 @@ from websockets.exceptions import ConnectionClosed
 from app_process import REPO, AppProcess, running_app
 from audio_env import music_wav
 from conftest import Client
+from upload_client import as_base64_json
 
 RATE = 44100
 CHUNK = 256 * 1024
@@ -200,25 +201,51 @@ def test_a_binary_frame_over_1_mib_closes_1009(app_server: AppProcess) -> None:
     assert info.value.rcvd is not None and info.value.rcvd.code == 1009
 
 
-def test_spooled_uploads_are_deleted(app_server: AppProcess) -> None:
+def spool_files() -> set[Path]:
     spool = Path(os.environ.get("CODETTE_CACHE_DIR", REPO / ".cache" / "codette")) / "uploads"
+    return set(spool.glob("upload-*"))
+
+
+def test_an_upload_is_spooled_and_deleted_before_its_answer(app_server: AppProcess) -> None:
+    """The audio goes to a file as it comes, and the file is gone once the answer is in."""
+    before = spool_files()
+    audio = music_wav(1)
     client = Client(app_server.ws_url)
-    assert upload_over_websocket(client, music_wav(1), "tidy")[-1]["status"] == "success"
+    client.send({"type": "analyze", "id": "tidy", "analysis_type": "loudness",
+                 "upload": {"format": "wav", "size": len(audio)}})
+    assert client.recv()["type"] == "analysis_progress"
+    [spooled] = spool_files() - before
+    client.ws.send(audio)
+    while (reply := client.recv(timeout=60))["type"] == "analysis_progress":
+        pass
+    assert reply["type"] == "analysis_response" and reply["status"] == "success", reply
+    assert not spooled.exists()
     client.close()
-    assert spool.is_dir() and not list(spool.glob("upload-*"))
+
+
+def test_a_large_json_message_is_spooled_and_deleted_before_its_answer(
+        app_server: AppProcess) -> None:
+    """Base64 JSON over 1 MiB goes through a spool file too, gone once the answer is in."""
+    before = spool_files()
+    audio = music_wav(8)
+    assert len(base64.b64encode(audio)) > 2**20
+    result = as_base64_json(app_server.ws_url, audio, "loudness")
+    assert result["replies"][-1]["status"] == "success", result
+    assert not spool_files() - before
 
 
 def test_an_abandoned_upload_is_deleted(app_server: AppProcess) -> None:
     """A client that leaves mid-upload: its spool file goes (unlinked off the loop)."""
-    spool = Path(os.environ.get("CODETTE_CACHE_DIR", REPO / ".cache" / "codette")) / "uploads"
+    before = spool_files()
     client = Client(app_server.ws_url)
     client.send({"type": "analyze", "id": "left", "upload": {"format": "wav",
                                                              "size": 8 * 2**20}})
     assert client.recv()["type"] == "analysis_progress"
     client.ws.send(b"\0" * 2**20)
-    assert [p.stat().st_size for p in spool.glob("upload-*")] in ([0], [2**20])
+    [spooled] = spool_files() - before
+    assert spooled.stat().st_size in (0, 2**20)
     client.close()
     deadline = time.monotonic() + 10
-    while list(spool.glob("upload-*")) and time.monotonic() < deadline:
+    while spooled.exists() and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert not list(spool.glob("upload-*"))
+    assert not spooled.exists()
