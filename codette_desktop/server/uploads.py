@@ -55,7 +55,6 @@ class UploadSpool:
         self.started = time.monotonic()
         self.last_chunk = self.started
         self._last_progress = 0.0
-        self._discarded = False
 
     @property
     def complete(self) -> bool:
@@ -93,11 +92,8 @@ class UploadSpool:
             self._fd = None
 
     def discard(self) -> None:
-        """Close and delete the file; again is a no-op."""
         self.close()
-        if not self._discarded:
-            self._discarded = True
-            discard_file(self.path)
+        discard_file(self.path)
 
 
 def spool_frame(folder: Path, data: bytes | bytearray) -> str:
@@ -122,12 +118,15 @@ async def delete_before_answer(
 ) -> AsyncGenerator[dict[str, Any], None]:
     """An upload's replies, its spool file deleted before the answer or error goes out (as
     over HTTP): a client holding its answer finds nothing of its audio left on disk.
-    ``delete`` runs in a thread (freeing a big file's blocks takes ms) and may run twice."""
+    ``delete`` runs once, in a thread (freeing a big file's blocks takes ms)."""
+    deleted = False
     try:
         async with aclosing(replies_):
             async for message in replies_:
-                if message.get("type") != "analysis_progress":
+                if message.get("type") != "analysis_progress" and not deleted:
+                    deleted = True
                     await asyncio.to_thread(delete)
                 yield message
     finally:
-        await asyncio.to_thread(delete)
+        if not deleted:
+            await asyncio.to_thread(delete)
